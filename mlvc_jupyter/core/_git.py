@@ -1,0 +1,232 @@
+"""The one place mlvc runs git.
+
+Every git process mlvc starts goes through :class:`Git`: argument lists only (never a shell), a
+hardened environment, configuration that would run commands pinned off, and failures mapped to
+:class:`~mlvc_jupyter.errors.GitOperationError` with credentials scrubbed. At DEBUG level each call
+is logged with its duration.
+
+The hot paths (snapshot, listing) drive git plumbing processes directly: GitPython's object model
+is quadratic on packed refs and its index writer loses commits under concurrency (see
+``anchors/reliability.md``). GitPython is used for what it does well here: scrubbing passwords from
+command lines in error messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlvc_jupyter.errors import GitOperationError, MlvcError, NotARepositoryError
+
+__all__ = ["EMPTY_TREE", "Git", "RepoPaths", "discover", "git_executable", "recent_timings"]
+
+log = logging.getLogger("mlvc_jupyter.git")
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+# Configuration in a repository is code: these settings can make git run programs (fsmonitor,
+# hooks, pagers) or start background work (auto gc, maintenance) while we snapshot. Our own calls
+# pin them off; the user's own git commands are unaffected.
+_HARDENING = (
+    "-c", "core.fsmonitor=false",
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "core.pager=cat",
+    "-c", "gc.auto=0",
+    "-c", "maintenance.auto=false",
+    "-c", "advice.detachedHead=false",
+    "-c", "color.ui=false",
+)  # fmt: skip
+
+# Variables that would silently point git at another repository or index.
+_INHERITED_TO_DROP = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_PREFIX",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+)
+
+_TIMINGS: deque[tuple[str, float]] = deque(maxlen=200)
+_EXECUTABLE: str | None = None
+
+
+def git_executable() -> str:
+    """Return the absolute path of git, resolved once per process.
+
+    Raises:
+        MlvcError: git is not installed.
+    """
+    global _EXECUTABLE  # resolved once per process, like GitPython's refresh()
+    if _EXECUTABLE is None:
+        found = shutil.which("git")
+        if found is None:
+            raise MlvcError(
+                "git was not found on PATH.",
+                hint="Install git (2.28 or newer), e.g. `apt-get install git`, then retry.",
+            )
+        _EXECUTABLE = os.path.realpath(found)
+    return _EXECUTABLE
+
+
+def recent_timings() -> list[tuple[str, float]]:
+    """Return (git subcommand, seconds) of the most recent git calls in this process."""
+    return list(_TIMINGS)
+
+
+def _base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _INHERITED_TO_DROP}
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env.setdefault("GIT_SSH_COMMAND", "ssh -oBatchMode=yes")
+    env["LC_ALL"] = "C"
+    return env
+
+
+def _scrub(argv: Sequence[str]) -> list[str]:
+    from git.util import remove_password_if_present  # deferred: only on the error path
+
+    return list(remove_password_if_present(list(argv)))
+
+
+@dataclass(frozen=True, slots=True)
+class RepoPaths:
+    """Where a repository's parts live."""
+
+    toplevel: Path
+    git_dir: Path
+    common_dir: Path
+
+    @property
+    def runtime_dir(self) -> Path:
+        """Return ``<git-common-dir>/mlvc``, where mlvc keeps its runtime files."""
+        return self.common_dir / "mlvc"
+
+
+class Git:
+    """Run git commands in one repository with a hardened, fixed environment."""
+
+    def __init__(self, cwd: Path, *, env: Mapping[str, str] | None = None) -> None:
+        self.cwd = cwd
+        self.env = _base_env()
+        if env:
+            self.env.update(env)
+
+    def run(
+        self,
+        *args: str,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        ok_status: Iterable[int] = (0,),
+    ) -> bytes:
+        """Run ``git <args>`` and return its stdout.
+
+        Raises:
+            GitOperationError: git exited with a status outside ``ok_status``.
+        """
+        return self.run_full(*args, stdin=stdin, env=env, ok_status=ok_status).stdout
+
+    def run_full(
+        self,
+        *args: str,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        ok_status: Iterable[int] = (0,),
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run ``git <args>`` and return the completed process (stdout and stderr as bytes).
+
+        Raises:
+            GitOperationError: git exited with a status outside ``ok_status``.
+        """
+        argv = [git_executable(), *_HARDENING, *args]
+        full_env = self.env if env is None else {**self.env, **env}
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run(
+                argv,
+                cwd=self.cwd,
+                env=full_env,
+                input=stdin,
+                capture_output=True,
+                check=False,
+            )
+        except OSError as exc:
+            raise GitOperationError(
+                f"Could not start git: {exc.strerror}.",
+                command=_scrub(["git", *args]),
+                status=None,
+                stderr=str(exc),
+                hint="Check that git is installed and that the folder exists.",
+            ) from exc
+        elapsed = time.perf_counter() - start
+        _TIMINGS.append((args[0] if args else "", elapsed))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("git %s (%.1f ms)", " ".join(_scrub(args)), elapsed * 1000)
+        if proc.returncode not in tuple(ok_status):
+            raise _command_error(args, proc)
+        return proc
+
+
+def _command_error(args: Sequence[str], proc: subprocess.CompletedProcess[bytes]) -> MlvcError:
+    stderr = proc.stderr.decode("utf-8", "replace").strip()
+    command = _scrub(["git", *args])
+    first = stderr.splitlines()[-1] if stderr else f"exit status {proc.returncode}"
+    hint = None
+    if "No space left on device" in stderr:
+        hint = "The disk is full: free some space and retry; nothing was recorded."
+    elif "File too large" in stderr:
+        hint = "A file size limit was hit while writing to the repository; nothing was recorded."
+    elif "index.lock" in stderr:
+        hint = (
+            "Another git process holds the repository's index lock. If no git command is "
+            "running, remove .git/index.lock and retry."
+        )
+    elif "dubious ownership" in stderr:
+        hint = (
+            "git refuses a repository owned by another user. If you trust it, run the "
+            "`git config --global --add safe.directory <path>` command git printed above."
+        )
+    return GitOperationError(
+        f"`{' '.join(command[:3])}` failed: {_scrub([first])[0]}",
+        command=command,
+        status=proc.returncode,
+        stderr=stderr,
+        hint=hint,
+    )
+
+
+def discover(path: Path) -> RepoPaths:
+    """Find the repository containing ``path``.
+
+    Raises:
+        NotARepositoryError: ``path`` is not inside a git working tree.
+    """
+    git = Git(path)
+    try:
+        out = git.run(
+            "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-dir",
+            "--git-common-dir",
+        )  # fmt: skip
+    except GitOperationError as exc:
+        raise NotARepositoryError(
+            f"'{path}' is not inside a git working tree.",
+            path=str(path),
+            hint="Create one with `mlvc init` (or `%vc_init`), or open a folder of a repository.",
+        ) from exc
+    lines = out.decode("utf-8", "surrogateescape").splitlines()
+    if len(lines) != 3:  # a bare repository or the inside of .git has no toplevel
+        raise NotARepositoryError(
+            f"'{path}' is not inside a git working tree (it may be a bare repository or .git).",
+            path=str(path),
+            hint="Open a folder of a repository's working tree instead.",
+        )
+    toplevel, git_dir, common_dir = (Path(line) for line in lines)
+    return RepoPaths(toplevel=toplevel, git_dir=git_dir, common_dir=common_dir)
