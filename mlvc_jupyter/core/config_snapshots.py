@@ -1,0 +1,136 @@
+"""Config snapshots (a JSON file of configs plus the tracked config files) and config history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+from mlvc_jupyter.core import configs as configs_mod
+from mlvc_jupyter.core.experiments import ExperimentWriter, now
+from mlvc_jupyter.core.records import ConfigChange
+from mlvc_jupyter.core.refs import EXPERIMENTS
+from mlvc_jupyter.core.repository import Repository
+from mlvc_jupyter.errors import ConfigError
+
+__all__ = ["config_changes", "create", "load", "restore"]
+
+_MAX_CONFIG_FILE = 1024 * 1024
+
+
+def create(repo: Repository, configs: Any) -> Path:
+    """Write configs and the tracked config files' contents to a JSON snapshot; return its path.
+
+    Config files are yaml/yml/toml/json files (tracked, or untracked and not ignored) under a
+    ``configs/`` or ``config/`` folder or with "config" in their name.
+
+    Raises:
+        ConfigError: a config value cannot be recorded.
+    """
+    payload = {
+        "configs": configs_mod.serialise(configs),
+        "head": repo.head()[0],
+        "created": now(),
+        "files": _config_files(repo),
+    }
+    folder = repo.runtime_dir / "configs"
+    folder.mkdir(exist_ok=True)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    target = folder / f"config-{stamp}.json"
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(configs_mod.dumps(payload), encoding="utf-8")
+    os.replace(tmp, target)
+    return target
+
+
+def _config_files(repo: Repository) -> dict[str, str]:
+    # Tracked files and untracked ones git does not ignore: a new project has no commits yet.
+    out = repo.git.run("ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    files = {}
+    for rel in out.decode("utf-8", "surrogateescape").split("\0"):
+        if not rel or not configs_mod.is_config_path(rel):
+            continue
+        full = repo.root / rel
+        try:
+            if full.stat().st_size > _MAX_CONFIG_FILE:
+                continue
+            files[rel] = full.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):  # deleted or binary: nothing to snapshot
+            continue
+    return files
+
+
+def load(path: str | os.PathLike[str]) -> Any:
+    """Return the configs stored in a config snapshot.
+
+    Raises:
+        ConfigError: the file is missing or not a config snapshot.
+    """
+    return _read(Path(path))["configs"]
+
+
+def _read(path: Path) -> dict[str, Any]:
+    data = configs_mod.load_json_file(path)
+    if not isinstance(data, dict) or "configs" not in data or "files" not in data:
+        raise ConfigError(
+            f"'{path}' is not a config snapshot (it lacks 'configs' or 'files').",
+            path=str(path),
+            hint="Pass a file that create_config_snapshot() wrote.",
+        )
+    return data
+
+
+def restore(repo: Repository, writer: ExperimentWriter, path: str | os.PathLike[str]) -> str:
+    """Write a config snapshot's files back, after a safety snapshot; return the safety ref.
+
+    Raises:
+        ConfigError: the snapshot is unreadable or names a path outside the repository.
+    """
+    data = _read(Path(path))
+    files = data["files"]
+    if not isinstance(files, dict):
+        raise ConfigError(f"'{path}' has a malformed 'files' table.", path=str(path))
+    for rel in files:
+        configs_mod.safe_relative(str(rel))
+    safety = writer.safety_snapshot(f"before restoring config snapshot {Path(path).name}")
+    root = repo.root.resolve()
+    for rel, content in files.items():
+        target = root / rel
+        if not target.parent.resolve().is_relative_to(root) or target.is_symlink():
+            raise ConfigError(
+                f"Refusing to write '{rel}': it leads outside the repository through a link.",
+                path=str(path),
+                hint=f"Nothing after this file was written; your files are saved in {safety}.",
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(str(content), encoding="utf-8")
+    return safety
+
+
+def config_changes(repo: Repository, path: str | os.PathLike[str]) -> list[ConfigChange]:
+    """Return every change of a config file on HEAD's history and in the experiments.
+
+    Newest first; each change has the commit, date, message, where it was found (``HEAD`` or
+    an experiment id) and the diff.
+
+    Raises:
+        MlvcError: the path lies outside the repository.
+    """
+    rel = repo.relpath(path)
+    tips = ["HEAD"] if repo.head()[0] else []
+    out = repo.git.run(
+        "log", "--source", "-p", "--no-color", "--format=%x01%H%x00%aI%x00%S%x00%s",
+        *tips, f"--glob={EXPERIMENTS}/*", "--", f":(literal){rel}",
+    )  # fmt: skip
+    changes = []
+    for chunk in out.decode("utf-8", "replace").split("\x01")[1:]:
+        header, _, patch = chunk.partition("\n")
+        commit, date, source, message = header.split("\0", 3)
+        source = source.removeprefix(EXPERIMENTS + "/")
+        if source.startswith("refs/heads/"):
+            source = source.removeprefix("refs/heads/")
+        changes.append(
+            ConfigChange(commit=commit, date=date, message=message, source=source, diff=patch.strip("\n"))
+        )
+    return changes

@@ -1,0 +1,167 @@
+"""Configs: deterministic serialisation, flat dotted params, diffs, and config-file snapshots."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path, PurePath
+from typing import Any
+
+from mlvc_jupyter.core.summary import jsonable_number
+from mlvc_jupyter.errors import ConfigError
+
+__all__ = [
+    "CONFIG_SUFFIXES",
+    "diff_params",
+    "dumps",
+    "flatten",
+    "is_config_path",
+    "load_json_file",
+    "safe_relative",
+    "serialise",
+]
+
+CONFIG_SUFFIXES = (".yaml", ".yml", ".toml", ".json")
+_CONFIG_DIRS = {"configs", "config"}
+_MAX_DEPTH = 64
+
+
+def serialise(value: Any, *, _path: str = "configs", _depth: int = 0) -> Any:
+    """Return ``value`` as plain JSON data, with dict keys sorted.
+
+    Accepts nested dicts, lists, tuples, sets, dataclasses, objects with ``model_dump()``
+    (pydantic) or ``to_dict()``, enums, paths, dates and numpy scalars or arrays.
+
+    Raises:
+        ConfigError: a value has a type that cannot be recorded; the message names where it is.
+    """
+    if _depth > _MAX_DEPTH:
+        raise ConfigError(
+            f"The config at '{_path}' nests deeper than {_MAX_DEPTH} levels (a cycle?).",
+            hint="Pass plain nested dicts or dataclasses without self-references.",
+        )
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return jsonable_number(value)
+    converted = _convert(value)
+    if converted is not _UNCONVERTED:
+        return serialise(converted, _path=_path, _depth=_depth + 1)
+    if isinstance(value, Mapping):
+        return {
+            str(k): serialise(v, _path=f"{_path}.{k}", _depth=_depth + 1)
+            for k, v in sorted(value.items(), key=lambda item: str(item[0]))
+        }
+    if isinstance(value, list | tuple):
+        return [serialise(v, _path=f"{_path}[{i}]", _depth=_depth + 1) for i, v in enumerate(value)]
+    if isinstance(value, set | frozenset):
+        return sorted((serialise(v, _path=_path, _depth=_depth + 1) for v in value), key=repr)
+    raise ConfigError(
+        f"Cannot record the config value at '{_path}': {type(value).__name__} is not "
+        "JSON-like.",
+        hint="Use dicts, lists, numbers and strings, a dataclass, or an object with to_dict().",
+    )
+
+
+_UNCONVERTED = object()
+
+
+def _convert(value: Any) -> Any:
+    """Return a plainer form of a known rich type, or ``_UNCONVERTED``."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    for method in ("model_dump", "to_dict"):
+        func = getattr(value, method, None)
+        if callable(func) and not isinstance(value, type):
+            return func()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if hasattr(value, "tolist") and hasattr(value, "dtype"):  # numpy scalars and arrays
+        return value.tolist()
+    return _UNCONVERTED
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Return nested dicts as one dict with dotted keys (lists stay values)."""
+    if not isinstance(value, dict) or (prefix and not value):
+        return {prefix: value} if prefix else {}
+    result: dict[str, Any] = {}
+    for key, item in value.items():
+        result.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+    return result
+
+
+def diff_params(
+    a: Mapping[str, Any], b: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, tuple[Any, Any]]]:
+    """Return (added, removed, changed) between two flat param dicts, going from a to b."""
+    added = {k: b[k] for k in sorted(b.keys() - a.keys())}
+    removed = {k: a[k] for k in sorted(a.keys() - b.keys())}
+    changed = {k: (a[k], b[k]) for k in sorted(a.keys() & b.keys()) if a[k] != b[k]}
+    return added, removed, changed
+
+
+def is_config_path(path: str) -> bool:
+    """Return True for yaml/yml/toml/json files under configs/ or config/, or named *config*."""
+    pure = PurePath(path)
+    if pure.suffix.lower() not in CONFIG_SUFFIXES:
+        return False
+    return bool(_CONFIG_DIRS & set(pure.parts[:-1])) or "config" in pure.name.lower()
+
+
+def dumps(value: Any) -> str:
+    """Return deterministic, standard JSON text for already-serialised data."""
+    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def safe_relative(path: str) -> str:
+    """Return ``path`` if it is a safe relative path inside a repository.
+
+    Raises:
+        ConfigError: the path is absolute, climbs out with '..', or enters '.git'.
+    """
+    pure = PurePath(path)
+    bad = (
+        not path
+        or pure.is_absolute()
+        or "\\" in path
+        or "\0" in path
+        or re.match(r"^[A-Za-z]:", path) is not None
+        or any(part in ("..", ".", "") or part.lower() == ".git" for part in path.split("/"))
+    )
+    if bad:
+        raise ConfigError(
+            f"Refusing to write '{path}': it is not a plain path inside the repository.",
+            hint="The snapshot file may have been edited or crafted; restore from a trusted one.",
+        )
+    return path
+
+
+def load_json_file(path: Path) -> Any:
+    """Read a JSON file written by mlvc.
+
+    Raises:
+        ConfigError: the file is missing or is not valid JSON.
+    """
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"No config snapshot at '{path}'.",
+            path=str(path),
+            hint="Pass the path that create_config_snapshot() returned (`mlvc log` lists them).",
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"Cannot read the config snapshot '{path}': {exc}.",
+            path=str(path),
+            hint="The file is damaged; use another snapshot.",
+        ) from exc

@@ -1,0 +1,77 @@
+"""Export one experiment as a self-contained zip: record, metric history and a reproduce script."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import zipfile
+from pathlib import Path
+
+from mlvc_jupyter.core import configs as configs_mod
+from mlvc_jupyter.core.experiments import METRICS_PATH
+from mlvc_jupyter.core.listing import show
+from mlvc_jupyter.core.repository import Repository
+
+__all__ = ["export_zip"]
+
+_SCRIPT = '''\
+"""Reproduce experiment {id!r} ({name}) recorded by mlvc-jupyter.
+
+Run it from inside a clone of the repository that recorded the experiment:
+
+    python reproduce.py
+
+Without mlvc-jupyter, the same with git alone:
+
+    git fetch origin {ref}:{ref}     # if the experiment lives on a remote
+    git worktree add --detach ../{id} {commit}
+"""
+
+from mlvc_jupyter import VersionControlManager
+
+if __name__ == "__main__":
+    manager = VersionControlManager(".")
+    manager.reproduce_experiment({id!r})
+    print("Materialised", {id!r}, "at commit {commit}")
+'''
+
+
+def export_zip(repo: Repository, experiment_id: str) -> Path:
+    """Write ``<runtime>/snapshots/<id>-<time>.zip`` and return its path.
+
+    The zip holds ``experiment.json`` (summary, configs, git info, environment, files),
+    ``metrics.jsonl`` (the metric history, possibly empty) and ``reproduce.py``.
+
+    Raises:
+        ExperimentNotFoundError: no such experiment.
+    """
+    record = show(repo, experiment_id)
+    summary = record.summary
+    (metrics,) = repo.read_blobs([f"{summary.commit}:{METRICS_PATH}"])
+    document = {
+        **record.to_dict(),
+        "git": {
+            "commit": summary.commit,
+            "ref": f"refs/mlvc/experiments/{experiment_id}",
+            "head": summary.head,
+            "branch": summary.branch,
+        },
+        "final_metrics": summary.metrics,
+    }
+    folder = repo.runtime_dir / "snapshots"
+    folder.mkdir(exist_ok=True)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    target = folder / f"{experiment_id}-{stamp}.zip"
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    script = _SCRIPT.format(
+        id=experiment_id,
+        name=summary.name,
+        ref=f"refs/mlvc/experiments/{experiment_id}",
+        commit=summary.commit,
+    )
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("experiment.json", configs_mod.dumps(document))
+        archive.writestr("metrics.jsonl", metrics or b"")
+        archive.writestr("reproduce.py", script)
+    os.replace(tmp, target)
+    return target

@@ -1,0 +1,269 @@
+"""One object per repository that every face (API, magics, CLI, server) calls.
+
+Each method is one verb of the shared vocabulary (init, status, start, commit, end, log, show,
+diff, tag, branch, reproduce, restore, ...) and returns a record; none prints.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from mlvc_jupyter.core import config_snapshots, export, labels, listing, reproduce
+from mlvc_jupyter.core.experiments import ExperimentWriter, metrics_file
+from mlvc_jupyter.core.records import (
+    Checkpoint,
+    CommitInfo,
+    ConfigChange,
+    ExperimentDiff,
+    ExperimentRecord,
+    ExperimentSummary,
+    FileVersionInfo,
+    RepoStatus,
+)
+from mlvc_jupyter.core.refs import validate_experiment_id, validate_tag_name
+from mlvc_jupyter.core.repository import Repository
+from mlvc_jupyter.core.tracking import Tracker, create_tracker
+from mlvc_jupyter.errors import MlvcError
+
+__all__ = ["END_STATUSES", "ExperimentManager"]
+
+END_STATUSES = ("success", "failed")
+
+
+class ExperimentManager:
+    """Experiments of one repository: record them, read them back, reproduce them."""
+
+    def __init__(self, path: str | os.PathLike[str] = ".", *, init: bool = True) -> None:
+        self.repo = Repository.open(path, init=init)
+        self.writer = ExperimentWriter(self.repo)
+
+    @property
+    def root(self) -> Path:
+        """Return the working tree's top folder."""
+        return self.repo.root
+
+    # -- the user's repository ---------------------------------------------------------------
+
+    def status(self) -> RepoStatus:
+        """Return branch, HEAD and dirty files (the user's index is never rewritten)."""
+        return self.repo.status()
+
+    def current_commit(self) -> CommitInfo | None:
+        """Return HEAD's commit, or None on an unborn branch."""
+        return self.repo.current_commit()
+
+    def file_info(self, path: str | os.PathLike[str]) -> FileVersionInfo:
+        """Return a file's version at HEAD and whether it changed since."""
+        return self.repo.file_info(path)
+
+    # -- recording -----------------------------------------------------------------------------
+
+    def start(
+        self,
+        experiment_id: str,
+        *,
+        name: str | None = None,
+        configs: Any = None,
+        message: str | None = None,
+        create_branch: bool = False,
+        resume: bool = False,
+        details: Mapping[str, Any] | None = None,
+    ) -> Checkpoint:
+        """Start an experiment: its first checkpoint, on ``refs/mlvc/experiments/<id>``.
+
+        With ``create_branch``, branch ``mlvc/<id>`` follows every checkpoint.
+
+        Raises:
+            InvalidNameError: the id breaks the naming rules.
+            ExperimentExistsError: it exists and ``resume`` is False.
+            MlvcError: ``create_branch`` and branch ``mlvc/<id>`` is checked out or elsewhere.
+        """
+        validate_experiment_id(experiment_id)
+        branch = self._experiment_branch(experiment_id, resume=resume) if create_branch else None
+        return self.writer.start(
+            experiment_id,
+            name=name,
+            configs=configs,
+            message=message,
+            resume=resume,
+            mlvc_branch=branch,
+            details=details,
+        )
+
+    def _experiment_branch(self, experiment_id: str, *, resume: bool) -> str:
+        name = labels.BRANCH_PREFIX + experiment_id
+        ref = f"refs/heads/{name}"
+        if ref in self.repo.checked_out_branches():
+            raise MlvcError(
+                f"Branch '{name}' is checked out, so mlvc cannot move it with each checkpoint.",
+                hint="Switch to another branch first (`git switch main`), or start without "
+                "create_branch.",
+            )
+        if not resume and self.repo.ref_exists(ref) is not None:
+            raise MlvcError(
+                f"Branch '{name}' already exists.",
+                hint=f"Delete or rename it (`git branch -m {name} {name}-old`), or choose "
+                "another experiment id.",
+            )
+        return name
+
+    def commit(
+        self,
+        experiment_id: str,
+        *,
+        message: str | None = None,
+        configs: Any = None,
+        metrics: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> Checkpoint:
+        """Record a checkpoint of a running experiment (configs default to the last ones).
+
+        Raises:
+            ExperimentNotFoundError: the experiment was never started.
+        """
+        validate_experiment_id(experiment_id)
+        return self.writer.checkpoint(
+            experiment_id,
+            status="running",
+            message=message or "checkpoint",
+            name=name,
+            configs=configs,
+            metrics=metrics,
+            details=details,
+        )
+
+    def end(
+        self,
+        experiment_id: str,
+        *,
+        metrics: Mapping[str, Any] | None = None,
+        status: str = "success",
+        tag: str | None = None,
+        configs: Any = None,
+        name: str | None = None,
+        message: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> Checkpoint:
+        """Record the final checkpoint with its metrics and status, and tag it if asked.
+
+        Raises:
+            ExperimentNotFoundError: the experiment was never started.
+            MlvcError: ``status`` is not success/failed, or ``tag`` exists elsewhere (checked
+                before anything is recorded).
+        """
+        validate_experiment_id(experiment_id)
+        if status not in END_STATUSES:
+            raise MlvcError(
+                f"Unknown end status '{status}'.",
+                hint=f"Use one of: {', '.join(END_STATUSES)}.",
+            )
+        if tag is not None:
+            self._check_tag_free(tag)
+        checkpoint = self.writer.checkpoint(
+            experiment_id,
+            status=status,
+            message=message or f"ended: {status}",
+            name=name,
+            configs=configs,
+            metrics=metrics,
+            details=details,
+        )
+        if tag is not None:
+            labels.tag(self.repo, experiment_id, tag)
+        return checkpoint
+
+    def _check_tag_free(self, tag: str) -> None:
+        validate_tag_name(tag)
+        existing = self.repo.ref_exists(f"refs/tags/{tag}")
+        if existing is not None:
+            raise MlvcError(
+                f"Tag '{tag}' already exists; nothing was recorded.",
+                hint="Choose another tag name, or end without a tag and move it with "
+                f"tag_experiment(..., force=True) (`%vc_tag <id> {tag} --force`).",
+            )
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def log(self) -> list[ExperimentSummary]:
+        """Return every experiment's summary, newest first."""
+        return listing.list_all(self.repo)
+
+    def get(self, experiment_id: str) -> ExperimentSummary:
+        """Return one experiment's summary."""
+        return listing.get(self.repo, experiment_id)
+
+    def show(self, experiment_id: str) -> ExperimentRecord:
+        """Return the full record of an experiment's last checkpoint."""
+        record = listing.show(self.repo, experiment_id)
+        return replace(record, worktree=reproduce.worktree_of(self.repo, experiment_id))
+
+    def history(self, experiment_id: str) -> list[Checkpoint]:
+        """Return an experiment's checkpoints, oldest first."""
+        return listing.history(self.repo, experiment_id)
+
+    def diff(self, a: str, b: str) -> ExperimentDiff:
+        """Return params, metrics and files that differ from experiment ``a`` to ``b``."""
+        return listing.diff(self.repo, a, b)
+
+    # -- labels --------------------------------------------------------------------------------
+
+    def tag(self, experiment_id: str, tag: str, *, force: bool = False) -> str:
+        """Tag the experiment's last checkpoint (annotated, metrics in the message)."""
+        return labels.tag(self.repo, experiment_id, tag, force=force)
+
+    def branch(self, experiment_id: str) -> str:
+        """Create branch ``mlvc/<id>`` at the experiment's last checkpoint."""
+        return labels.branch(self.repo, experiment_id)
+
+    def switch(self, branch: str) -> str:
+        """Check out a local branch, refusing to overwrite uncommitted work."""
+        return labels.switch(self.repo, branch)
+
+    # -- configs -------------------------------------------------------------------------------
+
+    def snapshot_configs(self, configs: Any) -> Path:
+        """Write a config snapshot (configs plus tracked config files); return its path."""
+        return config_snapshots.create(self.repo, configs)
+
+    def load_configs(self, path: str | os.PathLike[str]) -> Any:
+        """Return the configs of a config snapshot."""
+        return config_snapshots.load(path)
+
+    def restore(self, path: str | os.PathLike[str]) -> str:
+        """Restore a config snapshot's files after a safety snapshot; return the safety ref."""
+        return config_snapshots.restore(self.repo, self.writer, path)
+
+    def config_changes(self, path: str | os.PathLike[str]) -> list[ConfigChange]:
+        """Return a config file's changes across HEAD's history and the experiments."""
+        return config_snapshots.config_changes(self.repo, path)
+
+    # -- reproduction and export ---------------------------------------------------------------
+
+    def reproduce(
+        self, experiment_id: str, *, path: str | os.PathLike[str] | None = None
+    ) -> Path:
+        """Materialise the experiment's last checkpoint in a worktree; return its path."""
+        return reproduce.materialise(self.repo, experiment_id, path=path)
+
+    def export(self, experiment_id: str) -> Path:
+        """Write a zip with the experiment's record, metrics and a reproduce script."""
+        return export.export_zip(self.repo, experiment_id)
+
+    # -- tracking ------------------------------------------------------------------------------
+
+    def tracker(
+        self, experiment_id: str, *, backend: str | None = None, run_id: str | None = None
+    ) -> Tracker:
+        """Return a metric tracker whose history travels with the experiment's checkpoints."""
+        validate_experiment_id(experiment_id)
+        return create_tracker(
+            backend or self.repo.settings.tracking_backend,
+            path=metrics_file(self.repo, experiment_id),
+            experiment_id=experiment_id,
+            run_id=run_id,
+        )

@@ -1,0 +1,209 @@
+"""The values core returns: frozen records with ``to_dict()``, the one place JSON shapes are made."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = [
+    "Checkpoint",
+    "CommitInfo",
+    "ConfigChange",
+    "ExperimentDiff",
+    "ExperimentRecord",
+    "ExperimentSummary",
+    "FileVersionInfo",
+    "GitStatus",
+    "LargeFile",
+    "RepoStatus",
+    "SnapshotTree",
+]
+
+
+class GitStatus(enum.Enum):
+    """The state of a working tree, in one word."""
+
+    CLEAN = "clean"
+    MODIFIED = "modified"
+    UNTRACKED = "untracked"
+    CONFLICTED = "conflicted"
+    EMPTY = "empty"
+
+
+class _Record:
+    """Mixin: ``to_dict()`` for a dataclass, turning enums into their values."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict of this record."""
+        return _jsonable(asdict(self))  # type: ignore[call-overload]  # every subclass is a dataclass
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class CommitInfo(_Record):
+    """One commit of the user's history."""
+
+    hash: str
+    message: str
+    author: str
+    date: str
+
+    @property
+    def short_hash(self) -> str:
+        """Return the first 8 characters of the hash."""
+        return self.hash[:8]
+
+
+@dataclass(frozen=True, slots=True)
+class FileVersionInfo(_Record):
+    """Where a file stands: its blob at HEAD, the last commit touching it, and its working state."""
+
+    path: str
+    git_hash: str | None
+    last_commit: CommitInfo | None
+    modified: bool
+    working_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RepoStatus(_Record):
+    """Branch, HEAD and dirty files of the user's working tree."""
+
+    root: str
+    state: GitStatus
+    branch: str | None
+    head: str | None
+    detached: bool
+    staged: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    untracked: list[str] = field(default_factory=list)
+    conflicted: list[str] = field(default_factory=list)
+
+    @property
+    def is_dirty(self) -> bool:
+        """Return True when anything differs from HEAD (untracked files included)."""
+        return self.state not in (GitStatus.CLEAN, GitStatus.EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class LargeFile(_Record):
+    """A file left out of a snapshot because of its size."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotTree(_Record):
+    """A tree built from the working tree through a private index, and what it left out."""
+
+    tree: str
+    head: str | None
+    branch: str | None
+    dirty_files: list[str]
+    large_files: list[LargeFile]
+    notebooks: list[dict[str, Any]]
+    timings: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint(_Record):
+    """One checkpoint commit of an experiment, as its commit message summarises it."""
+
+    experiment_id: str
+    commit: str
+    seq: int
+    name: str
+    status: str
+    message: str
+    created: str
+    timestamp: str
+    metrics: dict[str, Any]
+    tags: list[str]
+    head: str | None
+    branch: str | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentSummary(_Record):
+    """An experiment as listings show it: read from its last checkpoint's commit message."""
+
+    id: str
+    name: str
+    status: str
+    created: str
+    updated: str
+    checkpoints: int
+    metrics: dict[str, Any]
+    tags: list[str]
+    branch: str | None
+    head: str | None
+    commit: str
+    message: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentRecord(_Record):
+    """Everything recorded about an experiment's last checkpoint (summary plus full record)."""
+
+    summary: ExperimentSummary
+    configs: dict[str, Any]
+    environment: dict[str, Any]
+    dirty_files: list[str]
+    large_files: list[LargeFile]
+    notebooks: list[dict[str, Any]]
+    timings: dict[str, float]
+    details: dict[str, Any] = field(default_factory=dict)
+    worktree: str | None = None
+    """Where reproduce last materialised the experiment on this machine, if it still exists."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentDiff(_Record):
+    """What differs between two experiments: params, metrics and files."""
+
+    a: str
+    b: str
+    params_added: dict[str, Any]
+    params_removed: dict[str, Any]
+    params_changed: dict[str, tuple[Any, Any]]
+    metrics: dict[str, dict[str, Any]]
+    files: list[tuple[str, str]]
+
+    @property
+    def is_empty(self) -> bool:
+        """Return True when the experiments have the same params, metrics and files."""
+        changed_metrics = any(m.get("delta") not in (0, None) for m in self.metrics.values())
+        return not (
+            self.params_added
+            or self.params_removed
+            or self.params_changed
+            or self.files
+            or changed_metrics
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChange(_Record):
+    """One change of a config file, on HEAD's history or in an experiment."""
+
+    commit: str
+    date: str
+    message: str
+    source: str
+    diff: str

@@ -1,0 +1,418 @@
+"""A user's repository as mlvc sees it: opened or initialised, its status, commits and files."""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import cached_property
+from pathlib import Path
+
+from mlvc_jupyter.core._git import Git, RepoPaths, discover
+from mlvc_jupyter.core.records import CommitInfo, FileVersionInfo, GitStatus, RepoStatus
+from mlvc_jupyter.core.settings import Settings, load_settings
+from mlvc_jupyter.errors import MlvcError, NotARepositoryError
+
+__all__ = ["ML_GITIGNORE", "Repository"]
+
+log = logging.getLogger(__name__)
+
+FALLBACK_NAME = "mlvc"
+FALLBACK_EMAIL = "mlvc@localhost"
+
+ML_GITIGNORE = """\
+# ML project .gitignore, written by mlvc-jupyter.
+# The usual ML template also ignores *.json, models/, lib/ and lib64/; they are left out here
+# because they would hide code and configs that an experiment needs to be reproduced.
+
+# Python
+__pycache__/
+*.py[cod]
+*$py.class
+*.so
+.Python
+build/
+develop-eggs/
+dist/
+downloads/
+eggs/
+.eggs/
+parts/
+sdist/
+var/
+wheels/
+*.egg-info/
+.installed.cfg
+*.egg
+
+# Virtual environments
+venv/
+env/
+ENV/
+.venv/
+.env/
+
+# Jupyter Notebook
+.ipynb_checkpoints
+
+# PyTorch
+*.pth
+*.pt
+*.ckpt
+
+# TensorFlow
+*.h5
+*.hdf5
+*.pb
+*.pkl
+
+# Checkpoints and models
+checkpoints/
+saved_models/
+*.model
+
+# Data
+data/
+datasets/
+*.csv
+*.parquet
+
+# Logs
+logs/
+*.log
+tensorboard_logs/
+wandb/
+mlruns/
+
+# IDE
+.vscode/
+.idea/
+*.swp
+*.swo
+*~
+
+# OS
+.DS_Store
+Thumbs.db
+
+# Temporary files
+tmp/
+temp/
+*.tmp
+
+# Environment variables
+.env
+.env.local
+.env.production
+
+# Config files with secrets
+config/secrets.yaml
+config/local.yaml
+
+# Large files
+*.zip
+*.tar.gz
+*.rar
+
+# Profiling outputs
+profiles/
+*.prof
+"""
+
+
+class Repository:
+    """One git repository: paths, a hardened git runner, settings and read-only queries.
+
+    Open it with :meth:`open`; that finds the repository containing a path (a subfolder or a
+    linked worktree works) or initialises one.
+    """
+
+    def __init__(self, paths: RepoPaths, *, base: Path | None = None) -> None:
+        self.paths = paths
+        self.root = paths.toplevel
+        self.base = base or paths.toplevel
+        self.git = Git(paths.toplevel)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] = ".", *, init: bool = True) -> Repository:
+        """Open the repository containing ``path``, initialising one there if needed.
+
+        A folder that is not yet inside a repository gets ``git init -b main`` and the ML
+        ``.gitignore`` (an existing ``.gitignore`` is left alone).
+
+        Raises:
+            NotARepositoryError: ``path`` is not in a repository and ``init`` is False, or it
+                is a file.
+        """
+        folder = Path(path).expanduser().absolute()
+        if folder.exists() and not folder.is_dir():
+            raise NotARepositoryError(
+                f"'{folder}' is a file, not a folder.",
+                path=str(folder),
+                hint="Pass the project folder (the one that holds your code and notebooks).",
+            )
+        try:
+            return cls(discover(folder), base=folder) if folder.exists() else cls.init(folder)
+        except NotARepositoryError:
+            if not init:
+                raise
+            return cls.init(folder)
+
+    @classmethod
+    def init(cls, folder: Path) -> Repository:
+        """Create a repository (branch main) in ``folder`` with the ML ``.gitignore``.
+
+        Raises:
+            NotARepositoryError: the folder cannot be created or initialised.
+        """
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise NotARepositoryError(
+                f"Cannot create the folder '{folder}': {exc.strerror}.",
+                path=str(folder),
+                hint="Choose a folder you can write to.",
+            ) from exc
+        Git(folder).run("init", "-q", "-b", "main", "--end-of-options", str(folder))
+        gitignore = folder / ".gitignore"
+        if not gitignore.exists():
+            gitignore.write_text(ML_GITIGNORE, encoding="utf-8")
+        log.info("initialised a git repository in %s", folder)
+        return cls(discover(folder))
+
+    # -- facts that do not change within a process ---------------------------------------------
+
+    @cached_property
+    def settings(self) -> Settings:
+        """Return the settings from ``.mlvc.toml`` or ``[tool.mlvc]`` in pyproject.toml."""
+        return load_settings(self.root)
+
+    @property
+    def runtime_dir(self) -> Path:
+        """Return ``<git-common-dir>/mlvc`` (created on first use), never seen by git status."""
+        path = self.paths.runtime_dir
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @cached_property
+    def identity_env(self) -> dict[str, str]:
+        """Return the environment that gives our commits an author.
+
+        The user's identity when git has one; otherwise ``mlvc <mlvc@localhost>``. Global
+        configuration is never written.
+        """
+        if self.uses_fallback_identity:
+            return {
+                "GIT_AUTHOR_NAME": FALLBACK_NAME,
+                "GIT_AUTHOR_EMAIL": FALLBACK_EMAIL,
+                "GIT_COMMITTER_NAME": FALLBACK_NAME,
+                "GIT_COMMITTER_EMAIL": FALLBACK_EMAIL,
+            }
+        return {}
+
+    @cached_property
+    def uses_fallback_identity(self) -> bool:
+        """Return True when neither git config nor the environment names an author."""
+        env_set = all(
+            os.environ.get(f"GIT_{who}_{what}")
+            for who in ("AUTHOR", "COMMITTER")
+            for what in ("NAME", "EMAIL")
+        )
+        if env_set:
+            return False
+        out = self.git.run(
+            "config", "--get-regexp", r"^user\.(name|email)$", ok_status=(0, 1)
+        ).decode("utf-8", "replace")
+        keys = {line.split(" ", 1)[0] for line in out.splitlines()}
+        return not {"user.name", "user.email"} <= keys
+
+    # -- HEAD ------------------------------------------------------------------------------
+
+    def head(self) -> tuple[str | None, str | None]:
+        """Return (HEAD commit or None when unborn, branch name or None when detached)."""
+        out = self.git.run("symbolic-ref", "-q", "HEAD", ok_status=(0, 1)).decode().strip()
+        branch = out.removeprefix("refs/heads/") if out else None
+        oid = self.git.run("rev-parse", "-q", "--verify", "HEAD^{commit}", ok_status=(0, 1))
+        return (oid.decode().strip() or None), branch
+
+    def current_commit(self) -> CommitInfo | None:
+        """Return HEAD's commit, or None on an unborn branch."""
+        out = self.git.run(
+            "log", "-1", "--format=%H%x00%an <%ae>%x00%aI%x00%B", "HEAD", "--", ok_status=(0, 128)
+        )
+        if not out:
+            return None
+        oid, author, date, message = out.decode("utf-8", "replace").split("\0", 3)
+        return CommitInfo(hash=oid, message=message.strip(), author=author, date=date)
+
+    # -- status ----------------------------------------------------------------------------
+
+    def status(self) -> RepoStatus:
+        """Return the working tree's status without ever rewriting the user's index."""
+        out = self.git.run(
+            "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all", "--no-renames",
+            env={"GIT_OPTIONAL_LOCKS": "0"},
+        )  # fmt: skip
+        return _parse_status(str(self.root), out)
+
+    def is_inside(self, path: Path) -> bool:
+        """Return True if ``path`` (resolved) lies inside the working tree."""
+        try:
+            path.resolve().relative_to(self.root.resolve())
+        except ValueError:
+            return False
+        return True
+
+    def relpath(self, path: str | os.PathLike[str]) -> str:
+        """Return ``path`` relative to the repository root, in git's '/' form.
+
+        Relative paths are taken from the folder the repository was opened with.
+
+        Raises:
+            MlvcError: the path lies outside the repository.
+        """
+        candidate = Path(path)
+        if not candidate.is_absolute():
+            candidate = self.base / candidate
+        resolved = candidate.resolve()
+        try:
+            return resolved.relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            raise MlvcError(
+                f"'{path}' is outside the repository at '{self.root}'.",
+                hint="Give a path inside the project folder.",
+            ) from None
+
+    def file_info(self, path: str | os.PathLike[str]) -> FileVersionInfo:
+        """Return a file's blob at HEAD, the last commit touching it, and whether it changed.
+
+        Raises:
+            MlvcError: the path is outside the repository or is neither tracked nor present.
+        """
+        rel = self.relpath(path)
+        full = self.root / rel
+        at_head = self.git.run("rev-parse", "-q", "--verify", f"HEAD:{rel}", ok_status=(0, 1, 128))
+        git_hash = at_head.decode().strip() or None
+        working_hash = None
+        if full.is_file():
+            working_hash = (
+                self.git.run("hash-object", "--no-filters", "--", rel).decode().strip()
+            )
+        if git_hash is None and working_hash is None:
+            raise MlvcError(
+                f"'{rel}' is neither tracked at HEAD nor present in the working tree.",
+                hint=f"Check the path; it is taken relative to '{self.base}'.",
+            )
+        last = None
+        if git_hash is not None:
+            out = self.git.run(
+                "log", "-1", "--format=%H%x00%an <%ae>%x00%aI%x00%B", "HEAD", "--", rel
+            )
+            oid, author, date, message = out.decode("utf-8", "replace").split("\0", 3)
+            last = CommitInfo(hash=oid, message=message.strip(), author=author, date=date)
+        return FileVersionInfo(
+            path=rel,
+            git_hash=git_hash,
+            last_commit=last,
+            modified=git_hash != working_hash,
+            working_hash=working_hash,
+        )
+
+    def resolve_commit(self, rev: str) -> str:
+        """Return the commit id ``rev`` names (validated: never read as an option).
+
+        Raises:
+            MlvcError: ``rev`` names no commit.
+        """
+        out = self.git.run(
+            "rev-parse", "-q", "--verify", "--end-of-options", f"{rev}^{{commit}}",
+            ok_status=(0, 1, 128),
+        )  # fmt: skip
+        if not out.strip():
+            raise MlvcError(f"'{rev}' does not name a commit.", hint="Check the name or hash.")
+        return out.decode().strip()
+
+    def ref_exists(self, ref: str) -> str | None:
+        """Return the object a full ref points at, or None."""
+        out = self.git.run("rev-parse", "-q", "--verify", "--end-of-options", ref, ok_status=(0, 1))
+        return out.decode().strip() or None
+
+    def read_blobs(self, specs: list[str]) -> list[bytes | None]:
+        """Return the contents of ``<rev>:<path>`` specs (None where missing), in one process."""
+        if not specs:
+            return []
+        out = self.git.run("cat-file", "--batch", stdin="".join(f"{s}\n" for s in specs).encode())
+        result: list[bytes | None] = []
+        at = 0
+        for _ in specs:
+            end = out.index(b"\n", at)
+            header = out[at:end].split()
+            if len(header) == 3 and header[1] == b"blob":
+                size = int(header[2])
+                result.append(out[end + 1 : end + 1 + size])
+                at = end + 1 + size + 1
+            else:  # "<spec> missing" or a non-blob object
+                result.append(None)
+                at = end + 1
+                if len(header) == 3:
+                    at += int(header[2]) + 1
+        return result
+
+    def checked_out_branches(self) -> dict[str, str]:
+        """Return {branch ref: worktree path} for every branch checked out in any worktree."""
+        out = self.git.run("worktree", "list", "--porcelain", "-z").decode("utf-8", "replace")
+        result: dict[str, str] = {}
+        worktree = ""
+        for field_ in out.split("\0"):
+            if field_.startswith("worktree "):
+                worktree = field_[len("worktree ") :]
+            elif field_.startswith("branch "):
+                result[field_[len("branch ") :]] = worktree
+        return result
+
+
+def _parse_status(root: str, out: bytes) -> RepoStatus:
+    branch: str | None = None
+    head: str | None = None
+    staged: list[str] = []
+    modified: list[str] = []
+    untracked: list[str] = []
+    conflicted: list[str] = []
+    for entry in out.decode("utf-8", "surrogateescape").split("\0"):
+        if entry.startswith("# branch.oid "):
+            value = entry[len("# branch.oid ") :]
+            head = None if value == "(initial)" else value
+        elif entry.startswith("# branch.head "):
+            value = entry[len("# branch.head ") :]
+            branch = None if value == "(detached)" else value
+        elif entry.startswith("1 "):
+            parts = entry.split(" ", 8)
+            xy, path = parts[1], parts[8]
+            if xy[0] != ".":
+                staged.append(path)
+            if xy[1] != ".":
+                modified.append(path)
+        elif entry.startswith("u "):
+            conflicted.append(entry.split(" ", 10)[10])
+        elif entry.startswith("? "):
+            untracked.append(entry[2:])
+    if head is None:
+        state = GitStatus.EMPTY
+    elif conflicted:
+        state = GitStatus.CONFLICTED
+    elif staged or modified:
+        state = GitStatus.MODIFIED
+    elif untracked:
+        state = GitStatus.UNTRACKED
+    else:
+        state = GitStatus.CLEAN
+    return RepoStatus(
+        root=root,
+        state=state,
+        branch=branch,
+        head=head,
+        detached=branch is None and head is not None,
+        staged=staged,
+        modified=modified,
+        untracked=untracked,
+        conflicted=conflicted,
+    )

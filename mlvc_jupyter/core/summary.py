@@ -1,0 +1,152 @@
+"""The summary each checkpoint carries in its commit message, and listings built from it alone.
+
+A checkpoint's commit message reads like this::
+
+    mlvc(exp_001) #3 running: Step 300
+
+    mlvc-summary: {"v": 1, "id": "exp_001", "seq": 3, ...}
+
+so ``git log`` stays readable, and listing every experiment is one ``git for-each-ref`` that
+reads commit messages and no blob. The full record (configs, environment, files) lives in the
+snapshot tree under ``.mlvc/`` and is read only when one experiment is shown.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from mlvc_jupyter.core.records import Checkpoint, ExperimentSummary
+
+__all__ = [
+    "LISTING_FORMAT",
+    "SCHEMA_VERSION",
+    "SUMMARY_MARKER",
+    "TAGS_FORMAT",
+    "TAG_MARKER",
+    "format_message",
+    "jsonable_number",
+    "parse_listing",
+    "parse_tag_targets",
+    "parse_summary",
+    "summary_to_checkpoint",
+]
+
+SCHEMA_VERSION = 1
+SUMMARY_MARKER = "mlvc-summary: "
+TAG_MARKER = "mlvc-experiment: "
+LISTING_FORMAT = "%(refname)%00%(objectname)%00%(*objectname)%00%(contents)%00"
+
+
+def jsonable_number(value: Any) -> Any:
+    """Return ``value`` with non-finite floats spelled as strings, so the JSON stays standard."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value
+
+
+def format_message(summary: Mapping[str, Any]) -> bytes:
+    """Return the commit message for a checkpoint with ``summary``."""
+    subject = summary.get("message") or summary["status"]
+    first_line = str(subject).splitlines()[0] if str(subject).strip() else summary["status"]
+    head = f"mlvc({summary['id']}) #{summary['seq']} {summary['status']}: {first_line}"
+    body = json.dumps(dict(summary), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return f"{head}\n\n{SUMMARY_MARKER}{body}\n".encode()
+
+
+def parse_summary(message: str) -> dict[str, Any] | None:
+    """Return the summary in a commit message, or None when it carries none."""
+    at = message.rfind("\n" + SUMMARY_MARKER)
+    if at < 0:
+        return None
+    line = message[at + 1 + len(SUMMARY_MARKER) :].split("\n", 1)[0]
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) and "id" in value else None
+
+
+def summary_to_checkpoint(
+    commit: str, summary: Mapping[str, Any], tags: list[str] | None = None
+) -> Checkpoint:
+    """Return the :class:`Checkpoint` a commit's summary describes."""
+    return Checkpoint(
+        experiment_id=summary["id"],
+        commit=commit,
+        seq=int(summary.get("seq", 0)),
+        name=summary.get("name", ""),
+        status=summary.get("status", ""),
+        message=summary.get("message", ""),
+        created=summary.get("created", ""),
+        timestamp=summary.get("time", ""),
+        metrics=dict(summary.get("metrics") or {}),
+        tags=sorted(tags or []),
+        head=summary.get("head"),
+        branch=summary.get("branch"),
+        extra=dict(summary.get("extra") or {}),
+    )
+
+
+def _to_summary(commit: str, summary: Mapping[str, Any], tags: list[str]) -> ExperimentSummary:
+    return ExperimentSummary(
+        id=summary["id"],
+        name=summary.get("name", ""),
+        status=summary.get("status", ""),
+        created=summary.get("created", ""),
+        updated=summary.get("time", ""),
+        checkpoints=int(summary.get("seq", 0)),
+        metrics=dict(summary.get("metrics") or {}),
+        tags=sorted(tags),
+        branch=summary.get("branch"),
+        head=summary.get("head"),
+        commit=commit,
+        message=summary.get("message", ""),
+        extra=dict(summary.get("extra") or {}),
+    )
+
+
+def parse_listing(out: bytes, experiments_prefix: str) -> list[ExperimentSummary]:
+    """Parse ``for-each-ref --format=LISTING_FORMAT`` over experiments and tags.
+
+    Tags are matched to their experiment by the marker line mlvc writes in a tag's message.
+    """
+    summaries: dict[str, tuple[str, dict[str, Any]]] = {}
+    tags: dict[str, list[str]] = {}
+    fields = out.decode("utf-8", "replace").split("\0")
+    # Each record is four NUL-terminated fields followed by git's newline.
+    for i in range(0, len(fields) - 4, 4):
+        refname, oid, _peeled, contents = fields[i : i + 4]
+        refname = refname.lstrip("\n")
+        if refname.startswith(experiments_prefix):
+            summary = parse_summary(contents)
+            if summary is not None:
+                summaries[summary["id"]] = (oid, summary)
+        elif refname.startswith("refs/tags/"):
+            _collect_tag(refname, contents, tags)
+    return [
+        _to_summary(oid, summary, tags.get(exp_id, []))
+        for exp_id, (oid, summary) in summaries.items()
+    ]
+
+
+def parse_tag_targets(out: bytes) -> dict[str, list[str]]:
+    """Parse ``for-each-ref --format=TAGS_FORMAT refs/tags/`` into {commit: [tag names]}."""
+    targets: dict[str, list[str]] = {}
+    for line in out.decode("utf-8", "replace").splitlines():
+        name, oid, peeled = (line.split("\0") + ["", ""])[:3]
+        targets.setdefault(peeled or oid, []).append(name)
+    return targets
+
+
+TAGS_FORMAT = "%(refname:lstrip=2)%00%(objectname)%00%(*objectname)"
+
+
+def _collect_tag(refname: str, contents: str, tags: dict[str, list[str]]) -> None:
+    at = contents.rfind(TAG_MARKER)
+    if at < 0:
+        return
+    exp_id = contents[at + len(TAG_MARKER) :].split("\n", 1)[0].strip()
+    tags.setdefault(exp_id, []).append(refname[len("refs/tags/") :])
