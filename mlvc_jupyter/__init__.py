@@ -70,6 +70,20 @@ if TYPE_CHECKING:
     )
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the ``%vc_*`` magics (``%load_ext mlvc_jupyter``)."""
+    from mlvc_jupyter.magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Wait for pending background checkpoints (``%unload_ext mlvc_jupyter``)."""
+    from mlvc_jupyter.magics import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:

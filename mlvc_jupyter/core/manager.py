@@ -7,6 +7,7 @@ diff, tag, branch, reproduce, restore, ...) and returns a record; none prints.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -40,6 +41,10 @@ class ExperimentManager:
     def __init__(self, path: str | os.PathLike[str] = ".", *, init: bool = True) -> None:
         self.repo = Repository.open(path, init=init)
         self.writer = ExperimentWriter(self.repo)
+        # Checkpoints from several threads of one process (a background worker and the
+        # notebook) take turns: the snapshot caches are per process. Other processes are
+        # handled by compare-and-swap on the ref.
+        self._write_lock = threading.RLock()
 
     @property
     def root(self) -> Path:
@@ -84,15 +89,16 @@ class ExperimentManager:
         """
         validate_experiment_id(experiment_id)
         branch = self._experiment_branch(experiment_id, resume=resume) if create_branch else None
-        return self.writer.start(
-            experiment_id,
-            name=name,
-            configs=configs,
-            message=message,
-            resume=resume,
-            mlvc_branch=branch,
-            details=details,
-        )
+        with self._write_lock:
+            return self.writer.start(
+                experiment_id,
+                name=name,
+                configs=configs,
+                message=message,
+                resume=resume,
+                mlvc_branch=branch,
+                details=details,
+            )
 
     def _experiment_branch(self, experiment_id: str, *, resume: bool) -> str:
         name = labels.BRANCH_PREFIX + experiment_id
@@ -127,15 +133,16 @@ class ExperimentManager:
             ExperimentNotFoundError: the experiment was never started.
         """
         validate_experiment_id(experiment_id)
-        return self.writer.checkpoint(
-            experiment_id,
-            status="running",
-            message=message or "checkpoint",
-            name=name,
-            configs=configs,
-            metrics=metrics,
-            details=details,
-        )
+        with self._write_lock:
+            return self.writer.checkpoint(
+                experiment_id,
+                status="running",
+                message=message or "checkpoint",
+                name=name,
+                configs=configs,
+                metrics=metrics,
+                details=details,
+            )
 
     def end(
         self,
@@ -164,15 +171,16 @@ class ExperimentManager:
             )
         if tag is not None:
             self._check_tag_free(tag)
-        checkpoint = self.writer.checkpoint(
-            experiment_id,
-            status=status,
-            message=message or f"ended: {status}",
-            name=name,
-            configs=configs,
-            metrics=metrics,
-            details=details,
-        )
+        with self._write_lock:
+            checkpoint = self.writer.checkpoint(
+                experiment_id,
+                status=status,
+                message=message or f"ended: {status}",
+                name=name,
+                configs=configs,
+                metrics=metrics,
+                details=details,
+            )
         if tag is not None:
             labels.tag(self.repo, experiment_id, tag)
         return checkpoint
@@ -186,6 +194,10 @@ class ExperimentManager:
                 hint="Choose another tag name, or end without a tag and move it with "
                 f"tag_experiment(..., force=True) (`%vc_tag <id> {tag} --force`).",
             )
+
+    def timings(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Return how long each phase of the most recent checkpoints took, newest last."""
+        return self.writer.recent_timings(limit)
 
     # -- reading -------------------------------------------------------------------------------
 
