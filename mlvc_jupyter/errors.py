@@ -19,6 +19,7 @@ __all__ = [
     "MlvcError",
     "NotARepositoryError",
     "SecretFoundError",
+    "UnreadableNotebookError",
 ]
 
 
@@ -84,11 +85,22 @@ class ExperimentExistsError(MlvcError):
 class SecretFoundError(MlvcError):
     """A snapshot would record something that looks like a secret."""
 
-    def __init__(
-        self, message: str, *, findings: Sequence[str], hint: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, findings: Sequence[str], hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.findings = list(findings)
+
+
+class UnreadableNotebookError(MlvcError):
+    """The bytes are not a notebook mlvc can strip.
+
+    Attributes:
+        reason: ``"empty"``, ``"conflict"`` (git merge markers), ``"json"`` (not valid JSON),
+            ``"not-a-notebook"`` or ``"version"`` (an nbformat other than 3 or 4).
+    """
+
+    def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
 
 
 class GitOperationError(MlvcError):
