@@ -31,9 +31,7 @@ def hermetic_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 
 def git(repo: Path, *args: str, stdin: bytes | None = None) -> str:
     """Run git in ``repo`` for a test and return stdout as text."""
-    proc = subprocess.run(
-        ["git", *args], cwd=repo, input=stdin, capture_output=True, check=True
-    )
+    proc = subprocess.run(["git", *args], cwd=repo, input=stdin, capture_output=True, check=True)
     return proc.stdout.decode()
 
 
@@ -93,7 +91,7 @@ def git_repo(tmp_path: Path) -> Iterator[GitRepo]:
     repo = GitRepo(path)
     repo.write({"README.md": "# project\n", "train.py": "print('train')\n"})
     repo.commit("initial")
-    yield repo
+    return repo
 
 
 @pytest.fixture

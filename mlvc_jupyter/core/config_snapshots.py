@@ -131,6 +131,8 @@ def config_changes(repo: Repository, path: str | os.PathLike[str]) -> list[Confi
         if source.startswith("refs/heads/"):
             source = source.removeprefix("refs/heads/")
         changes.append(
-            ConfigChange(commit=commit, date=date, message=message, source=source, diff=patch.strip("\n"))
+            ConfigChange(
+                commit=commit, date=date, message=message, source=source, diff=patch.strip("\n")
+            )
         )
     return changes

@@ -61,8 +61,7 @@ def serialise(value: Any, *, _path: str = "configs", _depth: int = 0) -> Any:
     if isinstance(value, set | frozenset):
         return sorted((serialise(v, _path=_path, _depth=_depth + 1) for v in value), key=repr)
     raise ConfigError(
-        f"Cannot record the config value at '{_path}': {type(value).__name__} is not "
-        "JSON-like.",
+        f"Cannot record the config value at '{_path}': {type(value).__name__} is not JSON-like.",
         hint="Use dicts, lists, numbers and strings, a dataclass, or an object with to_dict().",
     )
 

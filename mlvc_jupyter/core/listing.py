@@ -35,7 +35,9 @@ def list_all(repo: Repository) -> list[ExperimentSummary]:
     Only commit messages (and tag messages, to attach tags) are read: no blob, no process per
     experiment, so 10,000 experiments list in well under a second.
     """
-    out = repo.git.run("for-each-ref", f"--format={LISTING_FORMAT}", EXPERIMENTS + "/", "refs/tags/")
+    out = repo.git.run(
+        "for-each-ref", f"--format={LISTING_FORMAT}", EXPERIMENTS + "/", "refs/tags/"
+    )
     summaries = parse_listing(out, EXPERIMENTS + "/")
     summaries.sort(key=lambda s: (s.created, s.id), reverse=True)
     return summaries
@@ -93,9 +95,7 @@ def history(repo: Repository, experiment_id: str) -> list[Checkpoint]:
     out = repo.git.run(
         "log", "--first-parent", "--format=%H%x00%B%x00", "--end-of-options", tip, "--"
     )
-    tags = parse_tag_targets(
-        repo.git.run("for-each-ref", f"--format={TAGS_FORMAT}", "refs/tags/")
-    )
+    tags = parse_tag_targets(repo.git.run("for-each-ref", f"--format={TAGS_FORMAT}", "refs/tags/"))
     checkpoints = []
     fields = out.decode("utf-8", "replace").split("\0")
     for i in range(0, len(fields) - 2, 2):

@@ -256,9 +256,7 @@ class ExperimentManager:
 
     # -- reproduction and export ---------------------------------------------------------------
 
-    def reproduce(
-        self, experiment_id: str, *, path: str | os.PathLike[str] | None = None
-    ) -> Path:
+    def reproduce(self, experiment_id: str, *, path: str | os.PathLike[str] | None = None) -> Path:
         """Materialise the experiment's last checkpoint in a worktree; return its path."""
         return reproduce.materialise(self.repo, experiment_id, path=path)
 

@@ -1,4 +1,4 @@
-"""The values core returns: frozen records with ``to_dict()``, the one place JSON shapes are made."""
+"""The values core returns: frozen records with ``to_dict()``, where JSON shapes are made."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ class _Record:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict of this record."""
-        return _jsonable(asdict(self))  # type: ignore[call-overload]  # every subclass is a dataclass
+        data: dict[str, Any] = _jsonable(asdict(self))  # type: ignore[call-overload]  # subclasses are dataclasses
+        return data
 
 
 def _jsonable(value: Any) -> Any:

@@ -58,7 +58,8 @@ def validate_experiment_id(experiment_id: object) -> str:
     ``.lock`` or ``.`` and are not ``HEAD`` in any case.
 
     Raises:
-        InvalidNameError: the id breaks one of those rules; the message quotes it and names the rule.
+        InvalidNameError: the id breaks one of those rules; the message quotes it and names
+            the rule.
     """
     if not isinstance(experiment_id, str):
         raise InvalidNameError(

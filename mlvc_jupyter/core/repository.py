@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from mlvc_jupyter.core.records import CommitInfo, FileVersionInfo, GitStatus, Re
 from mlvc_jupyter.core.settings import Settings, load_settings
 from mlvc_jupyter.errors import MlvcError, NotARepositoryError
 
-__all__ = ["ML_GITIGNORE", "Repository"]
+__all__ = ["ML_GITIGNORE", "Repository", "StatusEntries", "parse_status_entries"]
 
 log = logging.getLogger(__name__)
 
@@ -294,9 +295,7 @@ class Repository:
         git_hash = at_head.decode().strip() or None
         working_hash = None
         if full.is_file():
-            working_hash = (
-                self.git.run("hash-object", "--no-filters", "--", rel).decode().strip()
-            )
+            working_hash = self.git.run("hash-object", "--no-filters", "--", rel).decode().strip()
         if git_hash is None and working_hash is None:
             raise MlvcError(
                 f"'{rel}' is neither tracked at HEAD nor present in the working tree.",
@@ -370,49 +369,72 @@ class Repository:
         return result
 
 
-def _parse_status(root: str, out: bytes) -> RepoStatus:
-    branch: str | None = None
+@dataclass(slots=True)
+class StatusEntries:
+    """``git status --porcelain=v2 --branch -z`` output, parsed: HEAD, branch and entries."""
+
     head: str | None = None
-    staged: list[str] = []
-    modified: list[str] = []
-    untracked: list[str] = []
-    conflicted: list[str] = []
+    branch: str | None = None
+    entries: list[tuple[str, str, str]] = field(default_factory=list)
+    """(kind, XY, path): kind '1' changed, 'u' unmerged, '?' untracked (XY '??')."""
+
+
+def parse_status_entries(out: bytes) -> StatusEntries:
+    """Parse porcelain v2 status run with ``--branch -z --no-renames``."""
+    parsed = StatusEntries()
     for entry in out.decode("utf-8", "surrogateescape").split("\0"):
         if entry.startswith("# branch.oid "):
             value = entry[len("# branch.oid ") :]
-            head = None if value == "(initial)" else value
+            parsed.head = None if value == "(initial)" else value
         elif entry.startswith("# branch.head "):
             value = entry[len("# branch.head ") :]
-            branch = None if value == "(detached)" else value
+            parsed.branch = None if value == "(detached)" else value
         elif entry.startswith("1 "):
             parts = entry.split(" ", 8)
-            xy, path = parts[1], parts[8]
-            if xy[0] != ".":
-                staged.append(path)
-            if xy[1] != ".":
-                modified.append(path)
+            parsed.entries.append(("1", parts[1], parts[8]))
         elif entry.startswith("u "):
-            conflicted.append(entry.split(" ", 10)[10])
+            parts = entry.split(" ", 10)
+            parsed.entries.append(("u", parts[1], parts[10]))
         elif entry.startswith("? "):
-            untracked.append(entry[2:])
-    if head is None:
-        state = GitStatus.EMPTY
-    elif conflicted:
-        state = GitStatus.CONFLICTED
-    elif staged or modified:
-        state = GitStatus.MODIFIED
-    elif untracked:
-        state = GitStatus.UNTRACKED
-    else:
-        state = GitStatus.CLEAN
+            parsed.entries.append(("?", "??", entry[2:]))
+    return parsed
+
+
+def _parse_status(root: str, out: bytes) -> RepoStatus:
+    parsed = parse_status_entries(out)
+    by_kind: dict[str, list[str]] = {
+        "staged": [],
+        "modified": [],
+        "untracked": [],
+        "conflicted": [],
+    }
+    for kind, xy, path in parsed.entries:
+        if kind == "u":
+            by_kind["conflicted"].append(path)
+        elif kind == "?":
+            by_kind["untracked"].append(path)
+        else:
+            if xy[0] != ".":
+                by_kind["staged"].append(path)
+            if xy[1] != ".":
+                by_kind["modified"].append(path)
     return RepoStatus(
         root=root,
-        state=state,
-        branch=branch,
-        head=head,
-        detached=branch is None and head is not None,
-        staged=staged,
-        modified=modified,
-        untracked=untracked,
-        conflicted=conflicted,
+        state=_state(parsed.head, by_kind),
+        branch=parsed.branch,
+        head=parsed.head,
+        detached=parsed.branch is None and parsed.head is not None,
+        **by_kind,
     )
+
+
+def _state(head: str | None, by_kind: dict[str, list[str]]) -> GitStatus:
+    if head is None:
+        return GitStatus.EMPTY
+    if by_kind["conflicted"]:
+        return GitStatus.CONFLICTED
+    if by_kind["staged"] or by_kind["modified"]:
+        return GitStatus.MODIFIED
+    if by_kind["untracked"]:
+        return GitStatus.UNTRACKED
+    return GitStatus.CLEAN

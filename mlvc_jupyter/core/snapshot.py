@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlvc_jupyter.core.environment import file_sha256
-from mlvc_jupyter.core.notebooks import UnreadableNotebookError, strip_bytes
+from mlvc_jupyter.core.notebooks import strip_bytes
 from mlvc_jupyter.core.records import LargeFile, SnapshotTree
-from mlvc_jupyter.core.repository import Repository
-from mlvc_jupyter.errors import GitOperationError
+from mlvc_jupyter.core.repository import Repository, parse_status_entries
+from mlvc_jupyter.errors import GitOperationError, UnreadableNotebookError
 
 __all__ = ["ExtraFiles", "Snapshotter"]
 
@@ -119,9 +119,10 @@ class Snapshotter:
             "--no-renames", "--ignore-submodules=dirty",
             env=env,
         )  # fmt: skip
-        changes = _Changes()
+        parsed = parse_status_entries(out)
+        changes = _Changes(head=parsed.head, branch=parsed.branch)
         limit = self.repo.settings.max_file_size
-        for path in _status_paths(out, changes):
+        for _kind, _xy, path in parsed.entries:
             if path.endswith("/"):  # a nested repository: git would only record a gitlink
                 continue
             changes.dirty.append(path)
@@ -206,7 +207,9 @@ class Snapshotter:
         timings["write_tree"] = time.perf_counter() - start
         return tree, notebooks
 
-    def _strip(self, path: str, entries: dict[str, str], pending: dict[str, bytes]) -> dict[str, object]:
+    def _strip(
+        self, path: str, entries: dict[str, str], pending: dict[str, bytes]
+    ) -> dict[str, object]:
         full = self.repo.root / path
         st = full.stat()
         key = [st.st_size, st.st_mtime_ns, st.st_ino, self._strip_settings_key()]
@@ -259,9 +262,7 @@ class Snapshotter:
         lines = [f"100644 {oid}\t{path}" for path, oid in entries.items()]
         lines += [f"0 {_ZERO}\t{path}" for path in removals]
         if lines:
-            self.repo.git.run(
-                "update-index", "-z", "--index-info", stdin=_nul_join(lines), env=env
-            )
+            self.repo.git.run("update-index", "-z", "--index-info", stdin=_nul_join(lines), env=env)
 
     # -- the stripped-notebook cache ------------------------------------------------------------
 
@@ -289,25 +290,6 @@ class Snapshotter:
         tmp.write_text(json.dumps(self._strip_cache))
         os.replace(tmp, target)
         self._strip_cache_dirty = False
-
-
-def _status_paths(out: bytes, changes: _Changes) -> list[str]:
-    """Parse ``status --porcelain=v2 -z --branch`` into paths, filling head and branch."""
-    paths = []
-    for entry in out.decode("utf-8", "surrogateescape").split("\0"):
-        if entry.startswith("# branch.oid "):
-            value = entry[len("# branch.oid ") :]
-            changes.head = None if value == "(initial)" else value
-        elif entry.startswith("# branch.head "):
-            value = entry[len("# branch.head ") :]
-            changes.branch = None if value == "(detached)" else value
-        elif entry.startswith("1 "):
-            paths.append(entry.split(" ", 8)[8])
-        elif entry.startswith("u "):
-            paths.append(entry.split(" ", 10)[10])
-        elif entry.startswith("? "):
-            paths.append(entry[2:])
-    return paths
 
 
 def _nul_join(items: Iterable[str]) -> bytes:

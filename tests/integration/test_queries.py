@@ -52,7 +52,8 @@ def test_history_oldest_first_with_tags(manager: ExperimentManager) -> None:
         (2, "middle", "running"),
         (3, "ended: success", "success"),
     ]
-    assert history[-1].tags == ["v1"] and history[0].tags == []
+    assert history[-1].tags == ["v1"]
+    assert history[0].tags == []
     with pytest.raises(ExperimentNotFoundError, match="'missing' does not exist"):
         manager.history("missing")
 
@@ -100,11 +101,13 @@ def test_tags(manager: ExperimentManager, git_repo: GitRepo) -> None:
     assert manager.tag("a", "best") == "best"
     assert manager.tag("a", "best") == "best"  # same place: nothing to do
     message = git_repo.git("tag", "-l", "--format=%(contents)", "best")
-    assert '"acc": 1.0' in message and "mlvc-experiment: a" in message
+    assert '"acc": 1.0' in message
+    assert "mlvc-experiment: a" in message
     with pytest.raises(MlvcError, match="already exists and points at.*\n.*force=True"):
         manager.tag("b", "best")
     manager.tag("b", "best", force=True)
-    assert manager.get("b").tags == ["best"] and manager.get("a").tags == []
+    assert manager.get("b").tags == ["best"]
+    assert manager.get("a").tags == []
     with pytest.raises(MlvcError, match="Tag 'best' already exists; nothing was recorded"):
         manager.end("b", tag="best")
     assert manager.get("b").status == "running"
@@ -159,7 +162,8 @@ def test_status_states(git_repo: GitRepo, setup: dict, state: GitStatus) -> None
     status = ExperimentManager(git_repo.path).status()
     assert status.state is state
     assert (git_repo.path / ".git" / "index").read_bytes() == index
-    assert status.branch == "main" and not status.detached
+    assert status.branch == "main"
+    assert not status.detached
 
 
 def test_status_conflicted(git_repo: GitRepo) -> None:
@@ -174,7 +178,8 @@ def test_status_conflicted(git_repo: GitRepo) -> None:
     )
     assert proc.returncode != 0
     status = ExperimentManager(git_repo.path).status()
-    assert status.state is GitStatus.CONFLICTED and status.conflicted == ["train.py"]
+    assert status.state is GitStatus.CONFLICTED
+    assert status.conflicted == ["train.py"]
 
 
 def test_reproduce_into_worktree_keeps_user_files(
@@ -202,7 +207,8 @@ def test_reproduce_into_worktree_keeps_user_files(
 def test_file_info(manager: ExperimentManager, git_repo: GitRepo) -> None:
     info = manager.file_info("train.py")
     assert info.git_hash == git_repo.git("rev-parse", "HEAD:train.py").strip()
-    assert not info.modified and info.last_commit.message == "initial"
+    assert not info.modified
+    assert info.last_commit.message == "initial"
     git_repo.write({"train.py": "changed"})
     assert manager.file_info("train.py").modified
     with pytest.raises(MlvcError, match="neither tracked at HEAD nor present"):

@@ -47,7 +47,9 @@ def dirty_repo(git_repo: GitRepo) -> GitRepo:
     git_repo.commit("more files")
     git_repo.write({"staged.py": "staged\n"})
     git_repo.git("add", "staged.py")
-    git_repo.write({"train.py": "print('edited')\n", "new.txt": "untracked\n", "nb.ipynb": _notebook()})
+    git_repo.write(
+        {"train.py": "print('edited')\n", "new.txt": "untracked\n", "nb.ipynb": _notebook()}
+    )
     (git_repo.path / "gone.py").unlink()
     return git_repo
 
@@ -72,7 +74,13 @@ def test_user_state_is_byte_identical_and_snapshot_holds_the_working_tree(
     assert stripped["cells"][0]["execution_count"] is None
     assert json.loads((dirty_repo.path / "nb.ipynb").read_text())["cells"][0]["outputs"]
     record = json.loads(tree[".mlvc/experiment.json"])
-    assert sorted(record["dirty_files"]) == ["gone.py", "nb.ipynb", "new.txt", "staged.py", "train.py"]
+    assert sorted(record["dirty_files"]) == [
+        "gone.py",
+        "nb.ipynb",
+        "new.txt",
+        "staged.py",
+        "train.py",
+    ]
     assert record["configs"] == {"lr": 0.1}
     assert set(record["timings"]) >= {"stage", "strip"}
     assert dirty_repo.git("rev-parse", f"{start.commit}^") == dirty_repo.git("rev-parse", "HEAD")
@@ -118,7 +126,8 @@ def test_unreadable_notebook_is_stored_raw_with_a_warning(git_repo: GitRepo) -> 
     commit = manager.start("exp1").commit
     assert git_repo.git("show", f"{commit}:broken.ipynb").encode() == raw
     (entry,) = manager.show("exp1").notebooks
-    assert entry["path"] == "broken.ipynb" and not entry["stripped"]
+    assert entry["path"] == "broken.ipynb"
+    assert not entry["stripped"]
     assert "stored as it is" in entry["warning"]
 
 
@@ -140,11 +149,14 @@ def test_repository_clean_filter_is_bypassed(git_repo: GitRepo, tmp_path: Path) 
 
 
 def test_large_files_stay_out_and_are_recorded(git_repo: GitRepo) -> None:
-    git_repo.write({".mlvc.toml": 'max-file-size = "1kB"\n', "big.bin": b"x" * 5000, "small.txt": "s"})
+    git_repo.write(
+        {".mlvc.toml": 'max-file-size = "1kB"\n', "big.bin": b"x" * 5000, "small.txt": "s"}
+    )
     manager = ExperimentManager(git_repo.path)
     commit = manager.start("exp1").commit
     names = git_repo.git("ls-tree", "--name-only", commit).split()
-    assert "big.bin" not in names and "small.txt" in names
+    assert "big.bin" not in names
+    assert "small.txt" in names
     (large,) = manager.show("exp1").large_files
     assert (large.path, large.size) == ("big.bin", 5000)
     assert large.sha256 == hashlib.sha256(b"x" * 5000).hexdigest()
@@ -154,7 +166,8 @@ def test_ignored_files_are_not_recorded(git_repo: GitRepo) -> None:
     git_repo.write({".gitignore": "*.ckpt\n", "model.ckpt": "weights", "keep.py": "k"})
     commit = ExperimentManager(git_repo.path).start("exp1").commit
     names = git_repo.git("ls-tree", "--name-only", commit).split()
-    assert "model.ckpt" not in names and "keep.py" in names
+    assert "model.ckpt" not in names
+    assert "keep.py" in names
 
 
 def test_unborn_head(empty_repo: GitRepo) -> None:
@@ -205,7 +218,9 @@ def test_no_identity_uses_fallback_without_writing_config(
     before = global_config.read_bytes()
     manager = ExperimentManager(git_repo.path)
     commit = manager.start("exp1").commit
-    assert git_repo.git("log", "-1", "--format=%an <%ae>", commit).strip() == "mlvc <mlvc@localhost>"
+    assert (
+        git_repo.git("log", "-1", "--format=%an <%ae>", commit).strip() == "mlvc <mlvc@localhost>"
+    )
     assert global_config.read_bytes() == before
     assert manager.show("exp1").environment["user"]
 
@@ -228,7 +243,9 @@ def test_repository_config_cannot_run_commands(git_repo: GitRepo, tmp_path: Path
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("bad", ["../evil", "-x", "a b", ""], ids=["traversal", "dash", "space", "empty"])
+@pytest.mark.parametrize(
+    "bad", ["../evil", "-x", "a b", ""], ids=["traversal", "dash", "space", "empty"]
+)
 def test_bad_id_records_nothing(git_repo: GitRepo, bad: str) -> None:
     with pytest.raises(InvalidNameError, match="Invalid experiment id"):
         ExperimentManager(git_repo.path).start(bad)
@@ -240,7 +257,9 @@ def test_existing_id_needs_resume_and_case_collisions_are_refused(git_repo: GitR
     manager.start("Exp1")
     with pytest.raises(ExperimentExistsError, match="already exists.*\n.*--resume"):
         manager.start("Exp1")
-    with pytest.raises(ExperimentExistsError, match="differs only by case from the existing 'Exp1'"):
+    with pytest.raises(
+        ExperimentExistsError, match="differs only by case from the existing 'Exp1'"
+    ):
         manager.start("exp1")
     resumed = manager.start("Exp1", resume=True)
     assert (resumed.seq, resumed.message) == (2, "resumed")
@@ -263,7 +282,9 @@ def test_new_folder_is_initialised_with_ml_gitignore(tmp_path: Path) -> None:
     assert (project / ".git").is_dir()
     assert git(project, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
     gitignore = (project / ".gitignore").read_text()
-    assert "*.ckpt" in gitignore and "\n*.json\n" not in gitignore and "\nmodels/\n" not in gitignore
+    assert "*.ckpt" in gitignore
+    assert "\n*.json\n" not in gitignore
+    assert "\nmodels/\n" not in gitignore
     assert manager.status().state.value == "empty"
 
 

@@ -73,7 +73,8 @@ def test_basic_version_control(project: Path, capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     assert "Git status: empty" in out
     assert f"Current commit: {commit.hash} - first" in out
-    assert version_info.git_hash and version_info.git_hash in out
+    assert version_info.git_hash
+    assert version_info.git_hash in out
     assert version_info.last_commit.hash == commit.hash
     assert not version_info.modified
     assert (project / ".gitignore").read_text().startswith("# ML project .gitignore")
@@ -144,7 +145,9 @@ def test_reproducibility_and_branches(project: Path) -> None:
     vc_manager.manager.repo.git.run("add", "-A")
     vc_manager.manager.repo.git.run("commit", "-q", "-m", "track the project")
     assert vc_manager.switch_to_branch("mlvc/exp_001") is True
-    assert vc_manager.get_current_commit().hash == vc_manager.get_experiment("exp_001").summary.commit
+    assert (
+        vc_manager.get_current_commit().hash == vc_manager.get_experiment("exp_001").summary.commit
+    )
     success = vc_manager.switch_to_branch("main")
     assert success is True
 
@@ -181,7 +184,8 @@ def test_integrated_version_control(project: Path) -> None:
         "learning_rate": 2e-5,
     }
     metrics = repo.read_blobs([f"{final_commit}:.mlvc/metrics.jsonl"])[0]
-    assert metrics is not None and len(metrics.splitlines()) == 2 * len(train_loader)
+    assert metrics is not None
+    assert len(metrics.splitlines()) == 2 * len(train_loader)
 
     snapshot_file = integrated_vc.create_experiment_snapshot("exp_001")
     with zipfile.ZipFile(snapshot_file) as archive:
@@ -200,9 +204,11 @@ def test_integrated_version_control(project: Path) -> None:
 
 def test_integrated_context_and_ci_workflow(project: Path) -> None:
     configs = {"model": {"name": "bert"}}
-    with integrated_experiment_context(
-        "exp_001", "Test", configs, project_root="./my_project"
-    ) as (vc, tracker, commit_hash):
+    with integrated_experiment_context("exp_001", "Test", configs, project_root="./my_project") as (
+        vc,
+        tracker,
+        commit_hash,
+    ):
         for batch_idx, (data, target) in enumerate(train_loader):
             loss = train_step(model, data, target, optimizer)
             tracker.log_metrics({"loss": loss.item()}, step=batch_idx)
@@ -234,17 +240,19 @@ def test_integrated_context_and_ci_workflow(project: Path) -> None:
     assert ci.tags == ["release-v1.0"]
 
 
-def test_context_marks_failure_and_reraises(project: Path) -> None:
-    with (
-        pytest.raises(ZeroDivisionError),
-        integrated_experiment_context("exp_bad", "Test", {}, project_root="./my_project") as (
-            _vc,
-            tracker,
-            _commit,
-        ),
+def _failing_run() -> None:
+    with integrated_experiment_context("exp_bad", "Test", {}, project_root="./my_project") as (
+        _vc,
+        tracker,
+        _commit,
     ):
         tracker.log_metrics({"loss": 1.0}, step=0)
         _ = 1 / 0
+
+
+def test_context_marks_failure_and_reraises(project: Path) -> None:
+    with pytest.raises(ZeroDivisionError, match="division by zero"):
+        _failing_run()
     summary = VersionControlManager("./my_project").list_experiments()[0]
     assert summary.status == "failed"
     assert "ZeroDivisionError" in summary.message
