@@ -6,12 +6,14 @@ diff, tag, branch, reproduce, restore, ...) and returns a record; none prints.
 
 from __future__ import annotations
 
+import errno
+import functools
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mlvc_jupyter.core import config_snapshots, export, labels, listing, reproduce
 from mlvc_jupyter.core.experiments import ExperimentWriter, metrics_file
@@ -34,7 +36,47 @@ __all__ = ["END_STATUSES", "ExperimentManager"]
 
 END_STATUSES = ("success", "failed")
 
+_T = TypeVar("_T")
 
+
+def _translate_os_errors(cls: type[_T]) -> type[_T]:
+    """Wrap every public method so an ``OSError`` reaches callers as a clear ``MlvcError``.
+
+    Git failures are already ``GitOperationError``s; this catches the file system's own
+    (a folder that cannot be written, a file removed while it was being recorded, a full disk).
+    """
+    for name, member in list(vars(cls).items()):
+        if callable(member) and not name.startswith("_"):
+            setattr(cls, name, _guarded(member))
+    return cls
+
+
+def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except OSError as exc:
+            where = f" '{exc.filename}'" if exc.filename else ""
+            raise MlvcError(
+                f"{method.__name__} failed: {exc.strerror or exc}{where}.",
+                hint=_os_hint(exc),
+            ) from exc
+
+    return wrapper
+
+
+def _os_hint(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "The disk is full: free some space and retry; nothing was recorded."
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "Check that you may write to the repository and its .git folder."
+    if exc.errno == errno.ENOENT:
+        return "A file changed or vanished while mlvc read it; retry."
+    return "Retry; run with logging at DEBUG (`mlvc --verbose`) to see each step."
+
+
+@_translate_os_errors
 class ExperimentManager:
     """Experiments of one repository: record them, read them back, reproduce them."""
 

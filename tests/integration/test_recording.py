@@ -344,3 +344,15 @@ def test_phase_timings_are_recorded(git_repo: GitRepo) -> None:
     assert [(t["id"], t["seq"]) for t in logged] == [("exp1", 1), ("exp1", 2)]
     assert {"stage", "strip", "write_tree", "commit", "ref_update"} <= set(logged[-1])
     assert all(logged[-1][k] >= 0 for k in ("stage", "commit", "ref_update"))
+
+
+def test_file_system_errors_become_clear_errors(git_repo: GitRepo) -> None:
+    manager = ExperimentManager(git_repo.path)
+    manager.start("exp1")
+    scratch = git_repo.path / ".git" / "mlvc" / "tmp"
+    scratch.rmdir()
+    scratch.write_text("a file where mlvc keeps a folder")  # fails even for root
+    with pytest.raises(MlvcError, match="commit failed: File exists") as info:
+        manager.commit("exp1")
+    assert not isinstance(info.value.__cause__, MlvcError)
+    assert manager.history("exp1")[-1].seq == 1
