@@ -127,8 +127,8 @@ class ExperimentWriter:
             raise ExperimentExistsError(
                 f"Experiment '{experiment_id}' already exists.",
                 experiment_id=experiment_id,
-                hint=f"Continue it with `%vc_start {experiment_id} --resume` (resume=True), "
-                "or choose another id.",
+                hint=f"Continue it with `%vc_start {experiment_id} --resume` (CLI: `mlvc start "
+                f"{experiment_id} --resume`, Python: resume=True), or choose another id.",
             )
         if tip is None:
             self._refuse_case_collision(experiment_id)
@@ -204,7 +204,8 @@ class ExperimentWriter:
         if tip is None:
             raise ExperimentNotFoundError(
                 experiment_id,
-                hint=f"Start it first with `%vc_start {experiment_id}` (start_experiment()).",
+                hint=f"Start it first with `%vc_start {experiment_id}` (CLI: `mlvc start "
+                f"{experiment_id}`, Python: start_experiment()).",
             )
         return tip
 
@@ -267,7 +268,8 @@ class ExperimentWriter:
                 raise ExperimentExistsError(
                     f"Experiment '{experiment_id}' was created by another process meanwhile.",
                     experiment_id=experiment_id,
-                    hint=f"Continue it with `%vc_start {experiment_id} --resume`.",
+                    hint=f"Continue it with `%vc_start {experiment_id} --resume` (CLI: "
+                    f"`mlvc start {experiment_id} --resume`, Python: resume=True).",
                 )
             if time.monotonic() > deadline:
                 break

@@ -92,7 +92,7 @@ def switch(repo: Repository, name: str) -> str:
             f"Switching to '{name}' could overwrite uncommitted changes in: {shown}.",
             paths=dirty,
             hint="Commit them (`git commit -am ...`), stash them (`git stash`), or record them "
-            "in an experiment checkpoint first (`%vc_commit`).",
+            "in an experiment checkpoint first (`%vc_commit`, CLI: `mlvc commit`).",
         )
     try:
         repo.git.run("switch", "--no-guess", name)

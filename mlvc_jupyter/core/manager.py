@@ -233,8 +233,8 @@ class ExperimentManager:
         if existing is not None:
             raise MlvcError(
                 f"Tag '{tag}' already exists; nothing was recorded.",
-                hint="Choose another tag name, or end without a tag and move it with "
-                f"tag_experiment(..., force=True) (`%vc_tag <id> {tag} --force`).",
+                hint="Choose another tag name, or end without a tag and then move it with "
+                f"`%vc_tag <id> {tag} --force` (CLI: `mlvc tag <id> {tag} --force`).",
             )
 
     def timings(self, limit: int = 20) -> list[dict[str, Any]]:

@@ -151,6 +151,12 @@ class Repository:
                 path=str(folder),
                 hint="Pass the project folder (the one that holds your code and notebooks).",
             )
+        if not folder.exists() and not init:
+            raise NotARepositoryError(
+                f"'{folder}' does not exist.",
+                path=str(folder),
+                hint="Check the path, or create the project with `mlvc init <path>`.",
+            )
         try:
             return cls(discover(folder), base=folder) if folder.exists() else cls.init(folder)
         except NotARepositoryError:
