@@ -1,0 +1,371 @@
+"""Notebook awareness for a running kernel: which notebook, which cells ran in which order, what
+local code is imported, seeding, and the kernel's session (its repository and active experiment).
+
+:class:`KernelSession` is what the magics keep per kernel; its methods raise
+:class:`~mlvc_jupyter.errors.MlvcError`, which the magics turn into IPython's ``UsageError``.
+:func:`capture` takes a cheap snapshot of the kernel (the notebook path, the raw In[] history,
+``sys.modules``); :func:`details` turns it into the ``details`` mapping that start/commit/end
+record, running git where needed. The split lets a background checkpoint capture the kernel at
+once and do the git work later.
+
+Which notebook: an explicit path (``%vc_start --notebook``, the sidebar), else
+``__vsc_ipynb_file__`` in the user namespace (VS Code), else ``JPY_SESSION_NAME`` (set by
+jupyter_server for the kernels it starts: the notebook's path when the kernel started, so a
+rename after that is not seen).
+
+Out of order, defined: a notebook reproduces the kernel's state when "Restart and Run All" runs
+the same code in the same order. Each executed input (In[1], In[2], ...) is matched to the code
+cell of the saved notebook with the same source; ``out_of_order`` is True when the matched cell
+positions, taken in execution order, ever fail to increase: a cell ran twice, or a cell above one
+that already ran ran after it. It is None when the notebook file is unknown or unreadable.
+Executed code that matches no saved cell (edited or deleted since it ran, not saved yet, or typed
+in a console) does not decide the flag; it is counted in a warning.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import random
+import sys
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlvc_jupyter.core.code_capture import code_cells, local_modules, match_cells, module_warnings
+from mlvc_jupyter.core.worker import CommitWorker, worker_for
+from mlvc_jupyter.errors import MlvcError
+
+if TYPE_CHECKING:
+    from mlvc_jupyter.core.manager import ExperimentManager
+    from mlvc_jupyter.core.records import Checkpoint
+    from mlvc_jupyter.core.tracking import Tracker
+
+__all__ = [
+    "KernelSession",
+    "KernelSnapshot",
+    "capture",
+    "details",
+    "notebook_path",
+    "open_manager",
+    "seed_everything",
+]
+
+NOTEBOOK_ENV = "JPY_SESSION_NAME"
+VSCODE_VARIABLE = "__vsc_ipynb_file__"
+MAX_SOURCE = 300
+"""Characters of each executed input kept in the record."""
+MAX_EXECUTIONS = 500
+"""Executed inputs kept in the record (the most recent ones)."""
+
+_MANAGERS: dict[Path, ExperimentManager] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class KernelSnapshot:
+    """What :func:`details` needs, copied from the kernel at one moment."""
+
+    notebook: Path | None
+    inputs: list[str]
+    """Raw inputs by execution count (index 0 is unused, as in IPython's In)."""
+    modules: Mapping[str, object]
+    seed: int | None = None
+    seeded: tuple[str, ...] = ()
+    """The libraries :func:`seed_everything` seeded with ``seed``."""
+
+
+def notebook_path(shell: Any, explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """Return the running notebook's path, or None when no source names it."""
+    candidates = [explicit, shell.user_ns.get(VSCODE_VARIABLE), os.environ.get(NOTEBOOK_ENV)]
+    for candidate in candidates:
+        if candidate:
+            path = Path(candidate).expanduser()
+            if path.is_absolute():
+                return path
+            # jupyter_server gives a path relative to its root when it has no name: try it
+            # from here, then the bare file name (the kernel starts in the notebook's folder).
+            for guess in (path, Path(path.name)):
+                if guess.exists():
+                    return guess.absolute()
+            return path.absolute()
+    return None
+
+
+def capture(
+    shell: Any,
+    *,
+    notebook: str | os.PathLike[str] | None = None,
+    seed: int | None = None,
+    seeded: Sequence[str] = (),
+) -> KernelSnapshot:
+    """Copy the notebook path, In[] history and ``sys.modules`` (microseconds, no git)."""
+    return KernelSnapshot(
+        notebook=notebook_path(shell, notebook),
+        inputs=list(shell.history_manager.input_hist_raw),
+        modules=sys.modules.copy(),
+        seed=seed,
+        seeded=tuple(seeded),
+    )
+
+
+def details(snapshot: KernelSnapshot, root: Path) -> dict[str, Any]:
+    """Return the ``details`` a checkpoint records for ``snapshot``.
+
+    Keys: ``notebook`` (relative to ``root`` when inside it), ``execution`` (the most recent
+    executed inputs: ``count``, ``source`` cut to :data:`MAX_SOURCE` characters, ``cell``: the
+    matching cell's index in the saved notebook or None), ``out_of_order``, ``local_modules``
+    (see :mod:`mlvc_jupyter.core.code_capture`), ``warnings``, and ``seed`` with ``seeded`` (the
+    libraries seeded) when a seed was given.
+    """
+    warnings: list[str] = []
+    executed = [(n, src) for n, src in enumerate(snapshot.inputs) if n and src.strip()]
+    cells = code_cells(snapshot.notebook) if snapshot.notebook else None
+    if snapshot.notebook and cells is None:
+        warnings.append(f"Could not read the notebook {snapshot.notebook}: cell order unknown.")
+    positions, out_of_order = match_cells([src for _, src in executed], cells)
+    unmatched = sum(1 for p in positions if p is None) if cells is not None else 0
+    if unmatched:
+        warnings.append(
+            f"{unmatched} executed input(s) match no cell of the saved notebook (edited, deleted "
+            "or not saved yet): save the notebook so the snapshot holds the code that ran."
+        )
+    if len(executed) > MAX_EXECUTIONS:
+        warnings.append(f"Only the last {MAX_EXECUTIONS} of {len(executed)} inputs are recorded.")
+    execution = [
+        {"count": n, "source": _cut(src), "cell": pos}
+        for (n, src), pos in list(zip(executed, positions, strict=True))[-MAX_EXECUTIONS:]
+    ]
+    modules = local_modules(root, snapshot.modules)
+    result: dict[str, Any] = {
+        "notebook": _shown_path(snapshot.notebook, root),
+        "execution": execution,
+        "out_of_order": out_of_order,
+        "local_modules": modules,
+        "warnings": warnings + module_warnings(modules),
+    }
+    if snapshot.seed is not None:
+        result["seed"] = snapshot.seed
+        result["seeded"] = list(snapshot.seeded)
+    return result
+
+
+def seed_everything(seed: int) -> list[str]:
+    """Seed ``random``, numpy and torch (each only when installed); return what was seeded."""
+    random.seed(seed)
+    seeded = ["random"]
+    if importlib.util.find_spec("numpy") is not None:
+        import numpy
+
+        numpy.random.seed(seed % 2**32)
+        seeded.append("numpy")
+    if importlib.util.find_spec("torch") is not None:
+        import torch  # type: ignore[import-not-found]  # optional: imported only when installed
+
+        torch.manual_seed(seed)
+        seeded.append("torch")
+    return seeded
+
+
+def _cut(source: str) -> str:
+    return source if len(source) <= MAX_SOURCE else source[: MAX_SOURCE - 1] + "…"
+
+
+def _shown_path(path: Path | None, root: Path) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def open_manager(path: str | os.PathLike[str]) -> ExperimentManager:
+    """Return the process's one manager of the repository holding ``path`` (init if needed).
+
+    Core is imported here, on first use, so ``%load_ext mlvc_jupyter`` stays cheap.
+    """
+    from mlvc_jupyter.core.manager import ExperimentManager
+
+    manager = ExperimentManager(path)
+    return _MANAGERS.setdefault(manager.root.resolve(), manager)
+
+
+class KernelSession:
+    """What one kernel remembers between magics: its repository and its active experiment."""
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self._manager: ExperimentManager | None = None
+        self.active: str | None = None
+        self.notebook: str | None = None
+        self.seed: int | None = None
+        self.seeded: tuple[str, ...] = ()
+        self.tracker: Tracker | None = None
+
+    @property
+    def manager(self) -> ExperimentManager:
+        """Return the repository's manager, opened for the current folder on first use."""
+        if self._manager is None:
+            self._manager = open_manager(os.getcwd())
+        return self._manager
+
+    def use(self, path: str | os.PathLike[str]) -> ExperimentManager:
+        """Record this kernel's experiments in the repository holding ``path`` from now on."""
+        self.refuse_other_active()
+        self._manager = open_manager(path)
+        return self._manager
+
+    def worker(self) -> CommitWorker:
+        """Return the repository's background checkpoint worker."""
+        return worker_for(self.manager)
+
+    # -- the notebook's variables ---------------------------------------------------------------
+
+    def variable(self, name: str | None, flag: str) -> Any:
+        """Return the notebook variable ``name`` (``cfg``, ``args.config``), or None for None.
+
+        Raises:
+            MlvcError: no such variable.
+        """
+        if name is None:
+            return None
+        head, *attributes = name.split(".")
+        try:
+            value = self.shell.user_ns[head]
+            for attribute in attributes:
+                value = getattr(value, attribute)
+        except (KeyError, AttributeError):
+            raise MlvcError(
+                f"No variable '{name}' in the notebook (given as {flag} {name}).",
+                hint=f"Define it in a cell above, e.g. `{head} = {{'lr': 0.1}}`, or pass "
+                "another name.",
+            ) from None
+        return value
+
+    def metrics(self, name: str | None) -> Mapping[str, Any] | None:
+        """Return the metrics dict ``name``, else the tracker's last values, else None.
+
+        Raises:
+            MlvcError: no such variable, or it is not a dict.
+        """
+        value = self.variable(name, "--metrics")
+        if value is None and self.tracker is not None:
+            return self.tracker.final_metrics()
+        if value is not None and not isinstance(value, Mapping):
+            raise MlvcError(
+                f"--metrics {name} is a {type(value).__name__}, not a dict.",
+                hint=f"Collect the final metrics in a dict, e.g. `{name} = {{'accuracy': acc}}`.",
+            )
+        return value
+
+    # -- the active experiment ------------------------------------------------------------------
+
+    def require_active(self, magic: str) -> str:
+        """Return the active experiment's id.
+
+        Raises:
+            MlvcError: none is active.
+        """
+        if self.active is None:
+            raise MlvcError(
+                f"No experiment is active in this kernel, so %{magic} has nothing to record.",
+                hint="Run `%vc_start EXP_ID` first (or `%vc_start EXP_ID --resume` to continue "
+                "one).",
+            )
+        return self.active
+
+    def refuse_other_active(self, experiment_id: str | None = None) -> None:
+        """Raise MlvcError when an experiment other than ``experiment_id`` is active."""
+        if self.active is not None and self.active != experiment_id:
+            raise MlvcError(
+                f"Experiment '{self.active}' is still active in this kernel.",
+                hint="End it first with `%vc_end` (or `%vc_end --status failed`).",
+            )
+
+    def snapshot(self, **overrides: Any) -> KernelSnapshot:
+        """Capture the kernel now, with the session's notebook and seed unless overridden."""
+        options = {"notebook": self.notebook, "seed": self.seed, "seeded": self.seeded}
+        return capture(self.shell, **{**options, **overrides})
+
+    def details(self, **overrides: Any) -> dict[str, Any]:
+        """Return the details of a checkpoint taken now."""
+        return details(self.snapshot(**overrides), self.manager.root)
+
+    def start(
+        self,
+        experiment_id: str,
+        *,
+        track: str | None = None,
+        seed: int | None = None,
+        notebook: str | None = None,
+        **options: Any,
+    ) -> Checkpoint:
+        """Seed, create the tracker, record the first checkpoint and make it the active one.
+
+        ``options`` go to :meth:`ExperimentManager.start` (name, configs, resume, ...).
+        """
+        self.refuse_other_active(experiment_id)
+        seeded = tuple(seed_everything(seed)) if seed is not None else ()
+        facts = self.details(notebook=notebook or self.notebook, seed=seed, seeded=seeded)
+        tracker = self.manager.tracker(experiment_id, backend=track) if track else None
+        try:
+            checkpoint = self.manager.start(experiment_id, details=facts, **options)
+        except BaseException:
+            if tracker is not None:
+                tracker.close()
+            raise
+        self.active, self.tracker, self.seed, self.seeded = experiment_id, tracker, seed, seeded
+        self.notebook = notebook or self.notebook
+        if tracker is not None:
+            self.shell.user_ns["tracker"] = tracker
+        return checkpoint
+
+    def commit(self, *, message: str | None, configs: Any, background: bool) -> Checkpoint | None:
+        """Record a checkpoint of the active experiment now, or queue it (returns None)."""
+        experiment_id = self.require_active("vc_commit")
+        worker = self.worker()
+        if background:
+            self._flush_tracker(fsync=False)
+            later = functools.partial(details, self.snapshot(), self.manager.root)
+            worker.submit(experiment_id, message=message, configs=configs, details=later)
+            return None
+        worker.wait()  # keep the order: queued checkpoints land first
+        self._flush_tracker()
+        return self.manager.commit(
+            experiment_id, message=message, configs=configs, details=self.details()
+        )
+
+    def end(self, *, error: BaseException | None = None, **options: Any) -> Checkpoint:
+        """Wait for queued checkpoints, record the final one, and forget the experiment.
+
+        With ``error``, the experiment ends as failed with the error in its details.
+        ``options`` go to :meth:`ExperimentManager.end` (metrics, status, tag, configs).
+        """
+        experiment_id = self.require_active("vc_end")
+        self.worker().wait()
+        self._flush_tracker()
+        facts = self.details()
+        if error is not None:
+            facts["error"] = _error_details(error)
+            options["status"] = "failed"
+        checkpoint = self.manager.end(experiment_id, details=facts, **options)
+        self.close()
+        return checkpoint
+
+    def close(self) -> None:
+        """Close the tracker and forget the active experiment (the repository stays)."""
+        if self.tracker is not None:
+            self.tracker.close()
+        self.active, self.tracker, self.seed, self.seeded = None, None, None, ()
+
+    def _flush_tracker(self, *, fsync: bool = True) -> None:
+        if self.tracker is not None:
+            self.tracker.flush(fsync=fsync)
+
+
+def _error_details(error: BaseException) -> dict[str, Any]:
+    lines = traceback.format_exception(type(error), error, error.__traceback__)
+    return {"type": type(error).__name__, "message": str(error), "traceback": lines[-20:]}

@@ -1,0 +1,341 @@
+"""The ``%vc_*`` magics: mlvc from a notebook, loaded with ``%load_ext mlvc_jupyter``.
+
+Each magic parses its line with ``magic_arguments`` (so ``%vc_start?`` shows real help), makes one
+call to the repository's :class:`~mlvc_jupyter.core.manager.ExperimentManager` and returns a view
+from :mod:`mlvc_jupyter.display` that renders as a table. Errors are IPython's own ``UsageError``
+(a subclass would print a traceback): the message, then the fix, and Run All stops there.
+
+Variables: ``--config VAR`` and ``--metrics VAR`` name variables of the notebook (``cfg`` or
+``args.config``). Strings such as ``-m`` are expanded the IPython way before parsing:
+``{expr}`` and ``$name`` take values from the notebook (``-m "epoch {epoch}"``,
+``-m "{round(loss, 4)}"``; format specs such as ``{loss:.3f}`` are not supported). Write ``$$``
+for a literal ``$`` (``$5`` would become ``5``) and ``{{``/``}}`` for literal braces; if a name in
+braces is undefined, the whole line is left unexpanded.
+
+The manager is opened on first use for the kernel's current folder (``%vc_init PATH`` picks
+another); a folder that is not a repository yet gets ``git init``. The active experiment belongs
+to this kernel. Loading the extension is cheap (about 20 ms): the manager, GitPython and nbformat
+are imported on first use, and neither widgets nor the server ever.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.utils.process import arg_split  # type: ignore[attr-defined]  # public, no __all__
+
+from mlvc_jupyter import display
+from mlvc_jupyter.errors import MlvcError
+from mlvc_jupyter.kernel_context import KernelSession
+
+if TYPE_CHECKING:
+    from mlvc_jupyter.core.manager import ExperimentManager
+
+__all__ = ["VCMagics", "load_ipython_extension", "unload_ipython_extension"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _parse(magic: Any, line: str) -> Any:
+    """Parse a magic's line with its magic_arguments parser, removing quotes as a shell does.
+
+    IPython's ``parse_argstring`` keeps the quotes (``-m "a b"`` gives ``"a b"``).
+    """
+    try:
+        argv = arg_split(line, posix=True)
+    except ValueError as exc:  # shlex: "No closing quotation"
+        raise UsageError(f"Cannot read {line!r}: {exc}.\nClose the quotes and retry.") from None
+    return magic.parser.parse_args(argv)
+
+
+def _reports_errors(func: _F) -> _F:
+    """Turn an MlvcError into IPython's own UsageError (message, then hint): no traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any) -> Any:
+        try:
+            return func(*args)
+        except MlvcError as exc:
+            raise UsageError(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]  # same signature, wrapped
+
+
+@magics_class
+class VCMagics(Magics):
+    """Version control for ML experiments: ``%vc_start``, ``%vc_commit``, ``%vc_end``, ..."""
+
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self.session = KernelSession(shell)
+
+    @property
+    def manager(self) -> ExperimentManager:
+        """Return the repository's manager, opened for the current folder on first use."""
+        return self.session.manager
+
+    def reset(self) -> None:
+        """Forget the manager and the active experiment (a fresh kernel's state)."""
+        self.session.close()
+        self.session = KernelSession(self.shell)
+
+    # -- the repository -------------------------------------------------------------------------
+
+    @line_magic
+    @_reports_errors
+    @magic_arguments()
+    @argument("path", nargs="?", help="the project folder (default: the current folder)")
+    def vc_init(self, line: str) -> display.Notice:
+        """Record this kernel's experiments in the repository of a folder (git init if needed).
+
+        Experiments go to hidden refs (refs/mlvc/...): your branch, HEAD and index stay as
+        they are. Without PATH, the current folder is used, as on first use of any magic.
+        """
+        args = _parse(self.vc_init, line)
+        root = self.session.use(args.path or os.getcwd()).root
+        return display.Notice(f"Recording experiments of {root} under refs/mlvc/.", root)
+
+    @line_magic
+    @_reports_errors
+    @magic_arguments()
+    def vc_status(self, line: str) -> display.StatusView:
+        """Show the branch, HEAD, dirty files, active experiment and its last checkpoint."""
+        _parse(self.vc_status, line)
+        active = self.session.active
+        last = self.manager.get(active) if active else None
+        return display.StatusView(self.manager.status(), active=active, last=last)
+
+    # -- recording ------------------------------------------------------------------------------
+
+    @line_magic
+    @_reports_errors
+    @magic_arguments()
+    @argument("experiment_id", metavar="EXP_ID", help="letters, digits, '.', '_' and '-'")
+    @argument("-n", "--name", help="a readable name (default: EXP_ID)")
+    @argument("--config", metavar="VAR", help="a notebook variable holding the configs")
+    @argument("--branch", action="store_true", help="keep branch mlvc/EXP_ID at each checkpoint")
+    @argument(
+        "--track",
+        metavar="BACKEND",
+        help="create a metric tracker (e.g. local) as the variable `tracker`: call "
+        "tracker.log_metrics({...}, step=i); checkpoints flush it",
+    )
+    @argument("--seed", type=int, metavar="N", help="seed random, numpy and torch; record N")
+    @argument("--resume", action="store_true", help="continue an existing experiment")
+    @argument("--notebook", metavar="PATH", help="this notebook's path, if not detected")
+    def vc_start(self, line: str) -> display.CheckpointView:
+        """Start an experiment: record its first checkpoint (code, notebooks, configs).
+
+        Example: `%vc_start lr-0.1 --config cfg --seed 0 --track local`. The snapshot of the
+        working tree (notebooks stripped of outputs) and the notebook's execution order go to
+        refs/mlvc/experiments/EXP_ID; your branch, HEAD and index are untouched.
+        """
+        args = _parse(self.vc_start, line)
+        checkpoint = self.session.start(
+            args.experiment_id, track=args.track, seed=args.seed, notebook=args.notebook,
+            name=args.name, configs=self.session.variable(args.config, "--config"),
+            create_branch=args.branch, resume=args.resume,
+        )  # fmt: skip
+        return display.CheckpointView(checkpoint)
+
+    @line_magic
+    @_reports_errors
+    @magic_arguments()
+    @argument("-m", "--message", help='what this checkpoint is; "{var}" expands')
+    @argument("--config", metavar="VAR", help="a notebook variable with updated configs")
+    @argument(
+        "--async",
+        dest="background",
+        action="store_true",
+        help="return at once: a background worker records it, bursts coalesce into one "
+        "checkpoint listing every message, and %%vc_end waits for it",
+    )
+    def vc_commit(self, line: str) -> display.CheckpointView | display.Notice:
+        """Record a checkpoint of the active experiment.
+
+        Example: `%vc_commit -m "epoch {epoch}" --async` inside a training loop. In the line,
+        `{expr}` and `$name` take values from the notebook (no format specs: write
+        `{round(loss, 4)}`); write `$$` for a literal `$`; an undefined `{name}` leaves the
+        whole line as typed.
+        """
+        args = _parse(self.vc_commit, line)
+        configs = self.session.variable(args.config, "--config")
+        checkpoint = self.session.commit(
+            message=args.message, configs=configs, background=args.background
+        )
+        if checkpoint is None:
+            return display.Notice(f"Queued a checkpoint of {self.session.active}.")
+        return display.CheckpointView(checkpoint)
+
+    @line_magic
+    @_reports_errors
+    @magic_arguments()
+    @argument("--metrics", metavar="VAR", help="a dict of final metrics (default: tracker's)")
+    @argument("--tag", help="tag the final checkpoint (an annotated git tag)")
+    @argument("--status", choices=("success", "failed"), default="success", help="the outcome")
+    def vc_end(self, line: str) -> display.CheckpointView:
+        """End the active experiment: wait for queued checkpoints, record the final one.
+
+        Example: `%vc_end --metrics results --tag v1`.
+        """
+        args = _parse(self.vc_end, line)
+        self.session.require_active("vc_end")
+        metrics = self.session.metrics(args.metrics)
+        return display.CheckpointView(
+            self.session.end(metrics=metrics, status=args.status, tag=args.tag)
+        )
+
+    @cell_magic
+    @_reports_errors
+    @magic_arguments()
+    @argument("experiment_id", metavar="EXP_ID", help="letters, digits, '.', '_' and '-'")
+    @argument("-n", "--name", help="a readable name (default: EXP_ID)")
+    @argument("--config", metavar="VAR", help="a notebook variable holding the configs")
+    @argument("--metrics", metavar="VAR", help="a dict variable the cell fills with metrics")
+    @argument("--tag", help="tag the final checkpoint (an annotated git tag)")
+    def vc_experiment(self, line: str, cell: str) -> display.CheckpointView:
+        """Run the cell as an experiment: started before it, ended after it.
+
+        If the cell raises, the experiment ends as failed with the error in its record, and
+        the error stops Run All.
+        """
+        args = _parse(self.vc_experiment, line)
+        self.session.refuse_other_active()
+        configs = self.session.variable(args.config, "--config")
+        self.session.start(args.experiment_id, name=args.name, configs=configs)
+        result = self._run_nested(cell)
+        error = result.error_before_exec or result.error_in_exec
+        if error is not None:
+            self.session.end(error=error)
+            raise UsageError(
+                f"Experiment '{args.experiment_id}' failed: {type(error).__name__}: {error}\n"
+                f"It is recorded as failed with the error (`%vc_show {args.experiment_id}`)."
+            )
+        metrics = self.session.metrics(args.metrics)
+        return display.CheckpointView(
+            self.session.end(metrics=metrics, tag=args.tag, configs=configs)
+        )
+
+    def _run_nested(self, cell: str) -> Any:
+        """Run ``cell`` with the shell (its output shows); keep the outer cell's result slot."""
+        shell: Any = self.shell
+        hook = shell.displayhook
+        outer = getattr(hook, "exec_result", None)
+        try:
+            return shell.run_cell(cell)
+        finally:
+            hook.exec_result = outer  # so this magic's return value is the cell's Out[]
+
+    # -- reading --------------------------------------------------------------------------------
+
+    @line_magic
+    @_reports_errors
+    @magic_arguments()
+    @argument("--limit", type=int, default=20, metavar="N", help="how many (default: 20)")
+    @argument("--all", dest="show_all", action="store_true", help="list every experiment")
+    def vc_log(self, line: str) -> display.ExperimentListView:
+        """List experiments, newest first: id, status, metrics, tags."""
+        args = _parse(self.vc_log, line)
+        summaries = self.manager.log()
+        shown = summaries if args.show_all else summaries[: max(args.limit, 0)]
+        return display.ExperimentListView(shown, total=len(summaries))
+
+    @line_magic
+    @_reports_errors
+    @magic_arguments()
+    @argument("experiment_id", metavar="EXP_ID", help="the experiment to show")
+    def vc_show(self, line: str) -> display.RecordView:
+        """Show everything recorded about an experiment's last checkpoint."""
+        args = _parse(self.vc_show, line)
+        return display.RecordView(self.manager.show(args.experiment_id))
+
+    @line_magic
+    @_reports_errors
+    @magic_arguments()
+    @argument("a", metavar="EXP_A", help="the experiment to compare from")
+    @argument("b", metavar="EXP_B", help="the experiment to compare to")
+    def vc_diff(self, line: str) -> display.DiffView:
+        """Compare two experiments: params, metrics and changed files."""
+        args = _parse(self.vc_diff, line)
+        return display.DiffView(self.manager.diff(args.a, args.b))
+
+    # -- labels, configs, reproduction ----------------------------------------------------------
+
+    @line_magic
+    @_reports_errors
+    @magic_arguments()
+    @argument("experiment_id", metavar="EXP_ID", help="the experiment to tag")
+    @argument("tag", metavar="TAG", help="the tag name, e.g. v1")
+    @argument("-f", "--force", action="store_true", help="move the tag if it exists")
+    def vc_tag(self, line: str) -> display.Notice:
+        """Tag an experiment's last checkpoint with an annotated git tag."""
+        args = _parse(self.vc_tag, line)
+        tag = self.manager.tag(args.experiment_id, args.tag, force=args.force)
+        return display.Notice(f"Tagged {args.experiment_id} as {tag}.", tag)
+
+    @line_magic
+    @_reports_errors
+    @magic_arguments()
+    @argument("experiment_id", metavar="EXP_ID", help="the experiment to branch from")
+    def vc_branch(self, line: str) -> display.Notice:
+        """Create branch mlvc/EXP_ID at an experiment's last checkpoint."""
+        args = _parse(self.vc_branch, line)
+        branch = self.manager.branch(args.experiment_id)
+        return display.Notice(f"Created branch {branch} at {args.experiment_id}.", branch)
+
+    @line_magic
+    @_reports_errors
+    @magic_arguments()
+    @argument("--config", metavar="VAR", help="a notebook variable holding the configs")
+    def vc_snapshot(self, line: str) -> display.Notice:
+        """Save the configs and the repository's config files to a config snapshot."""
+        args = _parse(self.vc_snapshot, line)
+        configs = self.session.variable(args.config, "--config")
+        path = self.manager.snapshot_configs(configs if configs is not None else {})
+        return display.Notice(f"Config snapshot saved to {path}.", path)
+
+    @line_magic
+    @_reports_errors
+    @magic_arguments()
+    @argument("path", metavar="SNAPSHOT_PATH", help="a file %%vc_snapshot wrote")
+    def vc_restore(self, line: str) -> display.Notice:
+        """Restore the config files of a config snapshot, after a safety snapshot."""
+        args = _parse(self.vc_restore, line)
+        ref = self.manager.restore(args.path)
+        return display.Notice(
+            f"Restored the config files of {args.path}. The previous files are kept in {ref}: "
+            f"`git checkout {ref} -- PATH` brings one back.",
+            ref,
+        )
+
+    @line_magic
+    @_reports_errors
+    @magic_arguments()
+    @argument("experiment_id", metavar="EXP_ID", help="the experiment to reproduce")
+    @argument("--dir", metavar="PATH", help="where (default: .git/mlvc/worktrees/EXP_ID)")
+    def vc_reproduce(self, line: str) -> display.Notice:
+        """Check out an experiment's last checkpoint in a separate worktree."""
+        args = _parse(self.vc_reproduce, line)
+        path = self.manager.reproduce(args.experiment_id, path=args.dir)
+        return display.Notice(f"{args.experiment_id} is checked out in {path}.", path)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics (``%load_ext mlvc_jupyter``)."""
+    ipython.register_magics(VCMagics)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Wait for queued background checkpoints (``%unload_ext mlvc_jupyter``)."""
+    from mlvc_jupyter.core.worker import wait_all
+
+    try:
+        wait_all()
+    except MlvcError as exc:
+        raise UsageError(str(exc)) from None

@@ -1,0 +1,522 @@
+"""The %vc_* magics, run in a real IPython InteractiveShell (run_cell), as a notebook runs them."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
+
+from mlvc_jupyter.core.manager import ExperimentManager
+from mlvc_jupyter.core.worker import MESSAGE_SEPARATOR, worker_for
+from mlvc_jupyter.display import (
+    CheckpointView,
+    DiffView,
+    ExperimentListView,
+    Notice,
+    RecordView,
+    StatusView,
+)
+from mlvc_jupyter.magics import VCMagics
+from tests.conftest import GitRepo
+
+MAGICS = {
+    "vc_init": "Record this kernel's experiments in the repository of a folder",
+    "vc_status": "Show the branch, HEAD, dirty files, active experiment and its last checkpoint.",
+    "vc_start": "Start an experiment: record its first checkpoint (code, notebooks, configs).",
+    "vc_commit": "Record a checkpoint of the active experiment.",
+    "vc_end": "End the active experiment: wait for queued checkpoints, record the final one.",
+    "vc_log": "List experiments, newest first: id, status, metrics, tags.",
+    "vc_show": "Show everything recorded about an experiment's last checkpoint.",
+    "vc_diff": "Compare two experiments: params, metrics and changed files.",
+    "vc_tag": "Tag an experiment's last checkpoint with an annotated git tag.",
+    "vc_branch": "Create branch mlvc/EXP_ID at an experiment's last checkpoint.",
+    "vc_snapshot": "Save the configs and the repository's config files to a config snapshot.",
+    "vc_restore": "Restore the config files of a config snapshot, after a safety snapshot.",
+    "vc_reproduce": "Check out an experiment's last checkpoint in a separate worktree.",
+    "vc_experiment": "Run the cell as an experiment: started before it, ended after it.",
+}
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.fixture(scope="session")
+def ipython(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell]:
+    """The process's one InteractiveShell, with its profile and history kept off the real home."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IPYTHONDIR", str(tmp_path_factory.mktemp("ipython")))
+        config = Config()
+        config.HistoryManager.hist_file = ":memory:"
+        shell = InteractiveShell.instance(config=config)
+        shell.run_line_magic("load_ext", "mlvc_jupyter")
+        yield shell
+
+
+@pytest.fixture
+def shell(
+    ipython: InteractiveShell, git_repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[InteractiveShell]:
+    """The shell, in ``git_repo``, with a fresh kernel session and no notebook hints."""
+    monkeypatch.chdir(git_repo.path)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    ipython.reset(new_session=True)  # a fresh kernel: empty namespace, In[] from 1
+    _magics(ipython).reset()
+    yield ipython
+    worker_for(_magics(ipython).manager).wait(timeout=60)
+    _magics(ipython).reset()
+
+
+def _magics(shell: InteractiveShell) -> VCMagics:
+    magics = shell.magics_manager.registry["VCMagics"]
+    assert isinstance(magics, VCMagics)
+    return magics
+
+
+def run(shell: InteractiveShell, source: str) -> Any:
+    """Run a cell as a notebook would (history stored) and return its value; raise its error."""
+    result = shell.run_cell(textwrap.dedent(source), store_history=True)
+    error = result.error_before_exec or result.error_in_exec
+    if error is not None:
+        raise error
+    return result.result
+
+
+def usage_error(shell: InteractiveShell, source: str) -> str:
+    """Run a cell that must fail with IPython's own UsageError (not a subclass); return it."""
+    result = shell.run_cell(textwrap.dedent(source), store_history=True)
+    assert type(result.error_in_exec) is UsageError, result.error_in_exec
+    return str(result.error_in_exec)
+
+
+def mlvc_refs(repo: GitRepo) -> list[str]:
+    return repo.git("for-each-ref", "--format=%(refname)", "refs/mlvc/").split()
+
+
+def manager(shell: InteractiveShell) -> ExperimentManager:
+    return _magics(shell).manager
+
+
+# -- help and loading ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("magic", "summary"), MAGICS.items(), ids=MAGICS.keys())
+def test_help_shows_usage_and_the_docstring_summary(
+    shell: InteractiveShell, magic: str, summary: str
+) -> None:
+    prefix = "%%" if magic == "vc_experiment" else "%"
+    text = ANSI.sub("", shell.object_inspect_text(prefix + magic))
+    assert f"%{magic}" in text.split("\n\n")[1]  # the usage block argparse wrote
+    assert summary in " ".join(text.split())
+
+
+def test_vc_start_help_names_every_argument(shell: InteractiveShell) -> None:
+    text = " ".join(ANSI.sub("", shell.object_inspect_text("%vc_start")).split())
+    assert (
+        "%vc_start [-n NAME] [--config VAR] [--branch] [--track BACKEND] [--seed N] [--resume] "
+        "[--notebook PATH] EXP_ID"
+    ) in text
+    for expected in (
+        "EXP_ID letters, digits, '.', '_' and '-'",
+        "-n NAME, --name NAME a readable name (default: EXP_ID)",
+        "--track BACKEND create a metric tracker (e.g. local) as the variable `tracker`",
+        "--seed N seed random, numpy and torch; record N",
+    ):
+        assert expected in text
+
+
+def test_load_ext_is_cheap_and_imports_nothing_heavy() -> None:
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from IPython.core.interactiveshell import InteractiveShell
+        shell = InteractiveShell.instance()
+        before = set(sys.modules)
+        start = time.perf_counter()
+        shell.run_line_magic("load_ext", "mlvc_jupyter")
+        elapsed = time.perf_counter() - start
+        new = sorted(set(sys.modules) - before)
+        print(elapsed, " ".join(new))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
+    elapsed, new = float(out[0]), out[1:]
+    heavy = ("git", "nbformat", "ipywidgets", "jupyter_server", "tornado", "numpy")
+    assert [m for m in new if m.split(".")[0] in heavy] == []
+    assert "mlvc_jupyter.core.manager" not in new
+    assert elapsed < 0.5, f"%load_ext took {elapsed:.3f} s"
+
+
+# -- the repository -----------------------------------------------------------------------------
+
+
+def test_init_and_status(shell: InteractiveShell, git_repo: GitRepo, tmp_path: Path) -> None:
+    notice = run(shell, "%vc_init")
+    assert isinstance(notice, Notice)
+    assert notice.value == git_repo.path
+
+    status = run(shell, "%vc_status")
+    assert isinstance(status, StatusView)
+    assert (status.branch, status.active, status.is_dirty) == ("main", None, False)
+
+    fresh = tmp_path / "plain folder"
+    fresh.mkdir()
+    assert run(shell, f'%vc_init "{fresh}"').value == fresh
+    assert (fresh / ".git").is_dir()
+    assert (fresh / ".gitignore").is_file()
+
+
+# -- recording ----------------------------------------------------------------------------------
+
+
+def test_start_commit_end_records_and_leaves_head_and_index_alone(
+    shell: InteractiveShell, git_repo: GitRepo
+) -> None:
+    git_repo.write({"notes.txt": "staged\n"})
+    git_repo.git("add", "notes.txt")
+    before = git_repo.fingerprint()
+    index_bytes = (git_repo.path / ".git" / "index").read_bytes()
+
+    run(shell, "cfg = {'lr': 0.1, 'optimizer': {'name': 'sgd'}}")
+    started = run(shell, '%vc_start lr-0.1 --config cfg --seed 0 --name "first run"')
+    assert run(shell, "import random; random.random()") == random.Random(0).random()
+    run(shell, "epoch = 3")
+    committed = run(shell, '%vc_commit -m "epoch {epoch}"')
+    run(shell, "results = {'accuracy': 0.93}")
+    ended = run(shell, "%vc_end --metrics results --tag v1")
+
+    assert all(isinstance(v, CheckpointView) for v in (started, committed, ended))
+    history = manager(shell).history("lr-0.1")
+    assert [c.message for c in history] == ["started", "epoch 3", "ended: success"]
+    assert git_repo.git("tag", "--list") == "v1\n"
+    record = manager(shell).show("lr-0.1")
+    assert (record.summary.name, record.summary.status) == ("first run", "success")
+    assert record.summary.metrics == {"accuracy": 0.93}
+    assert record.summary.extra["seed"] == 0
+    assert record.configs == {"lr": 0.1, "optimizer": {"name": "sgd"}}
+    assert {"random", "numpy"} <= set(record.details["seeded"])
+    counts = [e["count"] for e in record.details["execution"]]
+    assert counts == sorted(counts)
+    assert record.details["execution"][-1]["source"] == "%vc_end --metrics results --tag v1"
+    assert git_repo.fingerprint() == before
+    assert (git_repo.path / ".git" / "index").read_bytes() == index_bytes
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["%vc_start ../evil", "%vc_start ../evil --seed 1 --track local --config cfg", "%vc_start -"],
+    ids=["plain", "with-options", "dash"],
+)
+def test_an_invalid_id_is_a_usage_error_and_records_nothing(
+    shell: InteractiveShell, git_repo: GitRepo, line: str
+) -> None:
+    run(shell, "cfg = {}")
+    before = git_repo.fingerprint()
+    message = usage_error(shell, line)
+    assert "Invalid experiment id" in message or "EXP_ID" in message
+    assert mlvc_refs(git_repo) == []
+    assert git_repo.fingerprint() == before
+    assert _magics(shell).session.active is None
+
+
+@pytest.mark.parametrize("line", ["%vc_commit -m x", "%vc_end"], ids=["commit", "end"])
+def test_recording_without_an_active_experiment_says_what_to_run(
+    shell: InteractiveShell, line: str
+) -> None:
+    message = usage_error(shell, line)
+    assert "No experiment is active" in message
+    assert "Run `%vc_start EXP_ID` first" in message
+
+
+@pytest.mark.parametrize(
+    ("setup", "line", "name"),
+    [
+        ("", "%vc_start a --config nope", "nope"),
+        ("", "%vc_start a --config cfg.missing", "cfg.missing"),
+        ("%vc_start a", "%vc_commit --config nope", "nope"),
+        ("%vc_start a", "%vc_end --metrics nope", "nope"),
+        ("", "%vc_snapshot --config nope", "nope"),
+    ],
+    ids=["start-config", "dotted-attribute", "commit-config", "end-metrics", "snapshot-config"],
+)
+def test_a_missing_variable_is_a_clear_usage_error(
+    shell: InteractiveShell, git_repo: GitRepo, setup: str, line: str, name: str
+) -> None:
+    run(shell, "cfg = {'lr': 0.1}")
+    if setup:
+        run(shell, setup)
+    refs = mlvc_refs(git_repo)
+    message = usage_error(shell, line)
+    assert f"No variable '{name}' in the notebook" in message
+    assert "Define it in a cell above" in message
+    assert mlvc_refs(git_repo) == refs
+    if setup:
+        assert [c.seq for c in manager(shell).history("a")] == [1]
+
+
+def test_end_metrics_must_be_a_dict(shell: InteractiveShell) -> None:
+    run(shell, "%vc_start a")
+    run(shell, "results = [0.9]")
+    assert "--metrics results is a list, not a dict" in usage_error(
+        shell, "%vc_end --metrics results"
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ('"epoch {epoch}"', "epoch 7"),
+        ("\"lr={cfg['lr']}\"", "lr=0.1"),
+        ('"{epoch + 1} of $total"', "8 of 10"),
+        ('"cost $$5"', "cost $5"),
+        ('"{undefined} {epoch}"', "{undefined} {epoch}"),
+        ('"{{literal}}"', "{literal}"),
+        ("'single quotes'", "single quotes"),
+    ],
+    ids=["brace", "expression", "dollar", "double-dollar", "undefined", "escaped-braces", "quotes"],
+)
+def test_message_expansion(shell: InteractiveShell, message: str, expected: str) -> None:
+    run(shell, "epoch = 7; total = 10; cfg = {'lr': 0.1}")
+    run(shell, "%vc_start a")
+    assert run(shell, f"%vc_commit -m {message}").message == expected
+
+
+def test_expansion_inside_a_loop_and_unbalanced_quotes(shell: InteractiveShell) -> None:
+    run(shell, "%vc_start a")
+    run(shell, "for epoch in range(2):\n    %vc_commit -m 'epoch {epoch}'")
+    assert [c.message for c in manager(shell).history("a")][1:] == ["epoch 0", "epoch 1"]
+    assert "Close the quotes" in usage_error(shell, '%vc_commit -m "oops')
+
+
+def test_starting_while_another_is_active_is_refused(shell: InteractiveShell) -> None:
+    run(shell, "%vc_start a")
+    assert "Experiment 'a' is still active" in usage_error(shell, "%vc_start b")
+    assert "End it first with `%vc_end`" in usage_error(shell, "%vc_init")
+    run(shell, "%vc_end")
+    run(shell, "%vc_start b")
+
+
+def test_an_existing_experiment_needs_resume(shell: InteractiveShell) -> None:
+    run(shell, "%vc_start a")
+    run(shell, "%vc_end")
+    assert "%vc_start a --resume" in usage_error(shell, "%vc_start a")
+    assert run(shell, "%vc_start a --resume").message == "resumed"
+
+
+def test_track_puts_a_tracker_in_the_namespace_and_end_uses_its_metrics(
+    shell: InteractiveShell,
+) -> None:
+    run(shell, "%vc_start t --track local")
+    run(shell, "for i in range(3):\n    tracker.log_metrics({'loss': 1 / (i + 1)}, step=i)")
+    run(shell, "%vc_commit -m flushed")
+    ended = run(shell, "%vc_end")
+    assert ended.metrics == {"loss": pytest.approx(1 / 3)}
+    (blob,) = manager(shell).repo.read_blobs([f"{ended.commit}:.mlvc/metrics.jsonl"])
+    assert blob is not None
+    assert [json.loads(line)["step"] for line in blob.splitlines()] == [0, 1, 2]
+    assert "Unknown tracking backend 'nosuch'" in usage_error(shell, "%vc_start u --track nosuch")
+    assert manager(shell).log()[0].id == "t"  # nothing recorded for u
+
+
+def test_branch_option_keeps_a_branch_at_the_newest_checkpoint(
+    shell: InteractiveShell, git_repo: GitRepo
+) -> None:
+    run(shell, "%vc_start b1 --branch")
+    ended = run(shell, "%vc_end")
+    assert git_repo.git("rev-parse", "mlvc/b1").strip() == ended.commit
+    assert git_repo.git("branch", "--show-current").strip() == "main"
+
+
+# -- background checkpoints ---------------------------------------------------------------------
+
+
+def test_async_commits_coalesce_and_end_waits_for_them(shell: InteractiveShell) -> None:
+    run(shell, "%vc_start a")
+    queued = run(shell, "for i in range(30):\n    %vc_commit -m 'step {i}' --async\n'done'")
+    assert queued == "done"
+    assert isinstance(run(shell, "%vc_commit -m last --async"), Notice)
+    ended = run(shell, "%vc_end")
+
+    history = manager(shell).history("a")
+    assert history[-1].commit == ended.commit
+    absorbed = MESSAGE_SEPARATOR.join(c.message for c in history[1:-1]).split(MESSAGE_SEPARATOR)
+    assert absorbed == [f"step {i}" for i in range(30)] + ["last"]
+    assert len(history) < 31
+    assert worker_for(manager(shell)).pending == 0
+
+
+def test_a_background_failure_surfaces_at_end(shell: InteractiveShell, git_repo: GitRepo) -> None:
+    run(shell, "%vc_start a")
+    git_repo.git("update-ref", "-d", "refs/mlvc/experiments/a")  # deleted behind our back
+    run(shell, "%vc_commit -m lost --async")
+    assert "A background checkpoint of 'a' failed" in usage_error(shell, "%vc_end")
+
+
+def test_unload_waits_for_the_queue(shell: InteractiveShell) -> None:
+    run(shell, "%vc_start a")
+    run(shell, "%vc_commit -m queued --async")
+    worker = worker_for(manager(shell))
+    shell.run_line_magic("unload_ext", "mlvc_jupyter")
+    try:
+        assert worker.pending == 0
+        assert manager(shell).history("a")[-1].message == "queued"
+    finally:
+        shell.run_line_magic("load_ext", "mlvc_jupyter")
+
+
+# -- the cell magic -----------------------------------------------------------------------------
+
+
+def test_cell_magic_runs_the_cell_as_an_experiment(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(shell, "cfg = {'lr': 0.5}")
+    ended = run(
+        shell,
+        """\
+        %%vc_experiment cell-1 --config cfg --metrics results --tag cell-v1 -n "in a cell"
+        print("training with", cfg["lr"])
+        results = {"accuracy": 0.8}
+        """,
+    )
+    assert "training with 0.5" in capsys.readouterr().out
+    assert (ended.status, ended.metrics, ended.tags) == ("success", {"accuracy": 0.8}, [])
+    summary = manager(shell).get("cell-1")
+    assert (summary.name, summary.tags, summary.checkpoints) == ("in a cell", ["cell-v1"], 2)
+    assert _magics(shell).session.active is None
+
+
+def test_cell_magic_records_a_failure_and_stops(shell: InteractiveShell) -> None:
+    message = usage_error(
+        shell,
+        """\
+        %%vc_experiment boom
+        x = 1
+        raise ValueError("bad learning rate")
+        """,
+    )
+    assert "Experiment 'boom' failed: ValueError: bad learning rate" in message
+    record = manager(shell).show("boom")
+    assert record.summary.status == "failed"
+    assert record.details["error"]["type"] == "ValueError"
+    assert record.details["error"]["message"] == "bad learning rate"
+    assert any("bad learning rate" in line for line in record.details["error"]["traceback"])
+    assert "No experiment is active" in usage_error(shell, "%vc_commit")
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("count", "line", "shown"),
+    [(0, "%vc_log", 0), (1, "%vc_log", 1), (22, "%vc_log", 20), (22, "%vc_log --limit 3", 3),
+     (22, "%vc_log --all", 22)],
+    ids=["none", "one", "default-20", "limit", "all"],
+)  # fmt: skip
+def test_log_lists_the_most_recent(
+    shell: InteractiveShell, count: int, line: str, shown: int
+) -> None:
+    for i in range(count):
+        manager(shell).start(f"e{i:02d}")
+    view = run(shell, line)
+    assert isinstance(view, ExperimentListView)
+    assert (len(view), view.total) == (shown, count)
+    assert [s.id for s in view] == [f"e{i:02d}" for i in reversed(range(count))][:shown]
+
+
+def test_show_and_diff(shell: InteractiveShell) -> None:
+    run(shell, "a = {'lr': 0.1}; b = {'lr': 0.01}")
+    for exp, var, acc in (("lr-0.1", "a", 0.9), ("lr-0.01", "b", 0.8)):
+        run(shell, f"%vc_start {exp} --config {var}")
+        run(shell, f"m = {{'acc': {acc}}}")
+        run(shell, "%vc_end --metrics m")
+
+    shown = run(shell, "%vc_show lr-0.1")
+    assert isinstance(shown, RecordView)
+    assert (shown.summary.id, shown.configs) == ("lr-0.1", {"lr": 0.1})
+    diff = run(shell, "%vc_diff lr-0.1 lr-0.01")
+    assert isinstance(diff, DiffView)
+    assert diff.params_changed == {"lr": (0.1, 0.01)}
+    assert diff.metrics["acc"]["delta"] == pytest.approx(-0.1)
+    assert "Experiment 'nope' does not exist" in usage_error(shell, "%vc_show nope")
+
+
+def test_notebook_order_is_recorded(shell: InteractiveShell, git_repo: GitRepo) -> None:
+    cells = ["x = 1", "y = x + 1", "%vc_start nb", "%vc_end"]
+    notebook = {
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+        "cells": [{"cell_type": "code", "source": s, "metadata": {}, "outputs": [],
+                   "execution_count": None} for s in cells],
+    }  # fmt: skip
+    git_repo.write({"analysis.ipynb": notebook})
+    shell.user_ns["__vsc_ipynb_file__"] = str(git_repo.path / "analysis.ipynb")
+    for source in ["x = 1", "y = x + 1", "%vc_start nb"]:
+        run(shell, source)
+    first = manager(shell).show("nb").details
+    run(shell, "x = 1")  # re-run an earlier cell: the state no longer matches the notebook
+    run(shell, "%vc_end")
+    last = manager(shell).show("nb")
+
+    assert (first["notebook"], first["out_of_order"]) == ("analysis.ipynb", False)
+    assert [e["cell"] for e in first["execution"][-3:]] == [0, 1, 2]
+    assert last.details["out_of_order"] is True
+    assert last.summary.extra["notebook"] == "analysis.ipynb"
+
+
+# -- labels, configs, reproduction --------------------------------------------------------------
+
+
+def test_tag_and_branch(shell: InteractiveShell, git_repo: GitRepo) -> None:
+    for exp in ("a", "b"):
+        run(shell, f"%vc_start {exp}")
+        run(shell, "%vc_end")
+    assert run(shell, "%vc_tag a best").value == "best"
+    assert "Tag 'best' already exists" in usage_error(shell, "%vc_tag b best")
+    assert run(shell, "%vc_tag b best --force").value == "best"
+    assert manager(shell).get("b").tags == ["best"]
+
+    branch = run(shell, "%vc_branch a")
+    assert branch.value == "mlvc/a"
+    assert git_repo.git("rev-parse", "mlvc/a").strip() == manager(shell).get("a").commit
+    assert git_repo.git("branch", "--show-current").strip() == "main"
+
+
+def test_snapshot_and_restore_configs(shell: InteractiveShell, git_repo: GitRepo) -> None:
+    git_repo.write({"configs/model.yaml": "lr: 0.1\n"})
+    git_repo.commit("config")
+    run(shell, "cfg = {'lr': 0.1}")
+    snapshot = run(shell, "%vc_snapshot --config cfg")
+    assert Path(snapshot.value).is_file()
+    assert json.loads(Path(snapshot.value).read_text())["configs"] == {"lr": 0.1}
+
+    (git_repo.path / "configs/model.yaml").write_text("lr: 99\n")
+    restored = run(shell, f'%vc_restore "{snapshot.value}"')
+    assert (git_repo.path / "configs/model.yaml").read_text() == "lr: 0.1\n"
+    assert restored.value.startswith("refs/mlvc/safety/")
+    saved = git_repo.git("show", f"{restored.value}:configs/model.yaml")
+    assert saved == "lr: 99\n"
+
+
+def test_reproduce_checks_out_the_experiment_elsewhere(
+    shell: InteractiveShell, git_repo: GitRepo, tmp_path: Path
+) -> None:
+    before = git_repo.fingerprint()
+    run(shell, "%vc_start r")
+    run(shell, "%vc_end")
+    target = tmp_path / "reproduced"
+    notice = run(shell, f'%vc_reproduce r --dir "{target}"')
+    assert notice.value == target
+    assert (target / "train.py").read_text() == "print('train')\n"
+    assert git_repo.fingerprint() == before
+    inside = usage_error(shell, f'%vc_reproduce r --dir "{git_repo.path / "sub"}"')
+    assert "inside your working tree" in inside

@@ -1,0 +1,213 @@
+"""Result views: aligned text tables, and HTML that escapes every user- or git-made string."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from IPython.lib.pretty import pretty
+
+from mlvc_jupyter.core.records import (
+    Checkpoint,
+    ExperimentDiff,
+    ExperimentRecord,
+    ExperimentSummary,
+    GitStatus,
+    LargeFile,
+    RepoStatus,
+)
+from mlvc_jupyter.display import (
+    CheckpointView,
+    DiffView,
+    ExperimentListView,
+    Notice,
+    RecordView,
+    StatusView,
+    format_value,
+    html_table,
+    text_table,
+)
+
+EVIL = "<img src=x onerror=alert(1)>"
+ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
+
+
+def _summary(name: str = EVIL, **overrides: Any) -> ExperimentSummary:
+    values: dict[str, Any] = {
+        "id": "exp-1",
+        "name": name,
+        "status": "success",
+        "created": "2025-01-01T00:00:00.000+00:00",
+        "updated": "2025-01-01T00:01:00.000+00:00",
+        "checkpoints": 3,
+        "metrics": {"acc": 0.91234567, EVIL: 1},
+        "tags": [f"v1{EVIL}"],
+        "branch": "main",
+        "head": "a" * 40,
+        "commit": "b" * 40,
+        "message": f"epoch 3 {EVIL}",
+        "extra": {"notebook": f"nb/{EVIL}.ipynb", "seed": 0},
+    }
+    return ExperimentSummary(**{**values, **overrides})
+
+
+def _checkpoint() -> Checkpoint:
+    return Checkpoint(
+        experiment_id="exp-1", commit="c" * 40, seq=2, name=EVIL, status="running",
+        message=EVIL, created="", timestamp="", metrics={"loss": 0.5}, tags=[EVIL],
+        head=None, branch=None, extra={"notebook": EVIL, "seed": 7},
+    )  # fmt: skip
+
+
+def _status() -> RepoStatus:
+    return RepoStatus(
+        root=f"/tmp/{EVIL}", state=GitStatus.MODIFIED, branch=EVIL, head="d" * 40,
+        detached=False, staged=[EVIL], modified=["train.py"], untracked=[f"{EVIL}.py"],
+    )  # fmt: skip
+
+
+def _record() -> ExperimentRecord:
+    return ExperimentRecord(
+        summary=_summary(), configs={"opt": {"name": EVIL}, "lr": 0.1}, environment={},
+        dirty_files=[EVIL], large_files=[LargeFile(path=EVIL, size=10**9, sha256="e" * 64)],
+        notebooks=[], timings={},
+        details={"notebook": EVIL, "execution": [{"count": 1}], "out_of_order": True,
+                 "warnings": [EVIL], "error": {"type": "ValueError", "message": EVIL}},
+    )  # fmt: skip
+
+
+def _diff(**overrides: Any) -> ExperimentDiff:
+    values: dict[str, Any] = {
+        "a": "exp-1",
+        "b": "exp-2",
+        "params_added": {EVIL: 1},
+        "params_removed": {},
+        "params_changed": {"lr": (0.1, EVIL)},
+        "metrics": {"acc": {"a": 0.5, "b": 0.75, "delta": 0.25}},
+        "files": [("M", EVIL)],
+    }
+    return ExperimentDiff(**{**values, **overrides})
+
+
+VIEWS: dict[str, Callable[[], Any]] = {
+    "status": lambda: StatusView(_status(), active="exp-1", last=_summary()),
+    "checkpoint": lambda: CheckpointView(_checkpoint()),
+    "experiment-list": lambda: ExperimentListView([_summary(), _summary(id="exp-2")], total=5),
+    "record": lambda: RecordView(_record()),
+    "diff": lambda: DiffView(_diff()),
+    "notice": lambda: Notice(f"Tagged exp-1 as {EVIL}.", EVIL),
+}
+
+
+@pytest.mark.parametrize("make", VIEWS.values(), ids=VIEWS.keys())
+def test_html_escapes_every_user_string(make: Callable[[], Any]) -> None:
+    html = make()._repr_html_()
+    assert ESCAPED in html
+    assert "<img" not in html
+    assert "onerror=alert(1)>" not in html
+
+
+@pytest.mark.parametrize("make", VIEWS.values(), ids=VIEWS.keys())
+def test_text_shows_the_values_and_pretty_matches_repr(make: Callable[[], Any]) -> None:
+    view = make()
+    text = repr(view)
+    assert EVIL in text  # plain text is not HTML: shown as written
+    assert pretty(view) == text
+
+
+@pytest.mark.parametrize("make", VIEWS.values(), ids=VIEWS.keys())
+def test_to_dict_is_json_shaped(make: Callable[[], Any]) -> None:
+    assert json.loads(json.dumps(make().to_dict()))
+
+
+def test_views_pass_attributes_through_to_the_record() -> None:
+    view = CheckpointView(_checkpoint())
+    assert view.seq == 2
+    assert view.commit == "c" * 40
+    assert view.to_dict() == _checkpoint().to_dict()
+    with pytest.raises(AttributeError, match="_private"):
+        view._private  # noqa: B018 -- the lookup is the test
+
+
+def test_status_view_adds_the_active_experiment() -> None:
+    view = StatusView(_status(), active="exp-1", last=_summary())
+    assert view.branch == EVIL
+    assert view.to_dict()["active"] == "exp-1"
+    assert view.to_dict()["experiment"]["id"] == "exp-1"
+    assert re.search(r"last checkpoint +#3 bbbbbbbb epoch 3", repr(view))
+    assert "(none: run %vc_start EXP_ID)" in repr(StatusView(_status()))
+
+
+@pytest.mark.parametrize("count", [0, 1, 25], ids=["empty", "one", "many"])
+def test_experiment_list_counts(count: int) -> None:
+    summaries = [_summary(id=f"exp-{i}", name=f"run {i}") for i in range(count)]
+    view = ExperimentListView(summaries[:20], total=count)
+    text = repr(view)
+    assert f"Experiments ({min(count, 20)} of {count}, newest first)" in text
+    assert len(view) == min(count, 20)
+    assert [s.id for s in view] == [f"exp-{i}" for i in range(min(count, 20))]
+    if count == 0:
+        assert "none yet" in text
+    assert view.to_dict()["total"] == count
+
+
+def test_diff_view_says_when_nothing_differs() -> None:
+    empty = _diff(params_added={}, params_changed={}, metrics={}, files=[])
+    assert repr(DiffView(empty)) == "exp-1 and exp-2 do not differ."
+    assert "do not differ" not in repr(DiffView(_diff()))
+
+
+def test_record_view_shows_notebook_facts() -> None:
+    text = repr(RecordView(_record()))
+    for expected in ("out of order  yes", "cells run     1", "opt.name", "left out: 1000000000"):
+        assert expected in text
+    assert f"ValueError: {EVIL}" in text
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([], "id  name\n--  ----"),
+        ([("a", "b")], "id  name\n--  ----\na   b"),
+        (
+            [("exp-1", "first"), ("e", None), ("longer-id", 0.123456)],
+            "id         name\n---------  ------\nexp-1      first\ne\nlonger-id  0.1235",
+        ),
+    ],
+    ids=["no-rows", "one-row", "many-rows"],
+)
+def test_text_table_aligns_columns(rows: list[tuple[Any, ...]], expected: str) -> None:
+    assert text_table(["id", "name"], rows) == expected
+
+
+def test_text_table_strips_control_characters_and_cuts_long_cells() -> None:
+    table = text_table(["m"], [("red\x1b[31m\nnext",), ("x" * 200,)], max_width=10)
+    lines = table.splitlines()
+    assert "\x1b" not in table
+    assert lines[2] == "red [31m …"
+    assert lines[3] == "x" * 9 + "…"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, ""),
+        (True, "yes"),
+        (3, "3"),
+        (0.000123456, "0.0001235"),
+        ({"a": 1, "b": 0.5}, "a=1, b=0.5"),
+        (["x", 2], "x, 2"),
+    ],
+    ids=["none", "bool", "int", "float", "dict", "list"],
+)
+def test_format_value(value: Any, expected: str) -> None:
+    assert format_value(value) == expected
+
+
+def test_html_table_escapes_headers_and_caption() -> None:
+    html = html_table([EVIL], [(EVIL,)], caption=EVIL)
+    assert html.count(ESCAPED) == 3
+    assert "<img" not in html
