@@ -303,13 +303,17 @@ class VCMagics(Magics):
     @line_magic
     @_reports_errors
     @magic_arguments()
-    @argument("path", metavar="SNAPSHOT_PATH", help="a file %%vc_snapshot wrote")
+    @argument(
+        "source",
+        metavar="SNAPSHOT_PATH_OR_EXP_ID",
+        help="a file %%vc_snapshot wrote, or an experiment id (its last checkpoint's configs)",
+    )
     def vc_restore(self, line: str) -> display.Notice:
-        """Restore the config files of a config snapshot, after a safety snapshot."""
+        """Restore config files from a config snapshot or an experiment, saving yours first."""
         args = _parse(self.vc_restore, line)
-        ref = self.manager.restore(args.path)
+        ref = self.manager.restore(args.source)
         return display.Notice(
-            f"Restored the config files of {args.path}. The previous files are kept in {ref}: "
+            f"Restored the config files of {args.source}. The previous files are kept in {ref}: "
             f"`git checkout {ref} -- PATH` brings one back.",
             ref,
         )

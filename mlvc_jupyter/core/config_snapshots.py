@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from mlvc_jupyter.core import configs as configs_mod
+from mlvc_jupyter.core import listing
 from mlvc_jupyter.core.experiments import ExperimentWriter, now
 from mlvc_jupyter.core.records import ConfigChange
-from mlvc_jupyter.core.refs import EXPERIMENTS
+from mlvc_jupyter.core.refs import EXPERIMENTS, is_experiment_id
 from mlvc_jupyter.core.repository import Repository
 from mlvc_jupyter.errors import ConfigError
 
@@ -81,31 +82,70 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
-def restore(repo: Repository, writer: ExperimentWriter, path: str | os.PathLike[str]) -> str:
-    """Write a config snapshot's files back, after a safety snapshot; return the safety ref.
+def restore(repo: Repository, writer: ExperimentWriter, source: str | os.PathLike[str]) -> str:
+    """Write config files back, after a safety snapshot; return the safety snapshot's ref.
+
+    ``source`` is a config snapshot file, or an experiment id: then the config files of the
+    experiment's last checkpoint are restored. Every path is checked before anything is
+    written.
 
     Raises:
-        ConfigError: the snapshot is unreadable or names a path outside the repository.
+        ConfigError: the source is neither, or names a path outside the repository.
+        ExperimentNotFoundError: ``source`` looks like an id but no such experiment exists.
     """
-    data = _read(Path(path))
-    files = data["files"]
-    if not isinstance(files, dict):
-        raise ConfigError(f"'{path}' has a malformed 'files' table.", path=str(path))
-    for rel in files:
-        configs_mod.safe_relative(str(rel))
-    safety = writer.safety_snapshot(f"before restoring config snapshot {Path(path).name}")
-    root = repo.root.resolve()
-    for rel, content in files.items():
-        target = root / rel
-        if not target.parent.resolve().is_relative_to(root) or target.is_symlink():
-            raise ConfigError(
-                f"Refusing to write '{rel}': it leads outside the repository through a link.",
-                path=str(path),
-                hint=f"Nothing after this file was written; your files are saved in {safety}.",
-            )
+    files, label = _restore_source(repo, source)
+    targets = [(_checked_target(repo, rel, label), content) for rel, content in files.items()]
+    safety = writer.safety_snapshot(f"before restoring {label}")
+    for target, content in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(str(content), encoding="utf-8")
+        target.write_text(content, encoding="utf-8")
     return safety
+
+
+def _restore_source(repo: Repository, source: str | os.PathLike[str]) -> tuple[dict[str, str], str]:
+    path = Path(source) if Path(source).is_absolute() else repo.base / source
+    if path.is_file():
+        files = _read(path)["files"]
+        if not isinstance(files, dict):
+            raise ConfigError(f"'{path}' has a malformed 'files' table.", path=str(path))
+        return {str(k): str(v) for k, v in files.items()}, f"config snapshot {path.name}"
+    if isinstance(source, str) and is_experiment_id(source):
+        commit = listing.get(repo, source).commit
+        return _experiment_config_files(repo, commit), f"the configs of experiment {source}"
+    raise ConfigError(
+        f"'{source}' is neither a config snapshot file nor an experiment id.",
+        path=str(path),
+        hint="Pass a path create_config_snapshot() returned, or an id from `mlvc log`.",
+    )
+
+
+def _experiment_config_files(repo: Repository, commit: str) -> dict[str, str]:
+    out = repo.git.run("ls-tree", "-r", "-z", "--name-only", commit)
+    names = [
+        n
+        for n in out.decode("utf-8", "surrogateescape").split("\0")
+        if n and not n.startswith(".mlvc/") and configs_mod.is_config_path(n)
+    ]
+    files = {}
+    for name, blob in zip(names, repo.read_blobs([f"{commit}:{n}" for n in names]), strict=True):
+        try:
+            files[name] = blob.decode("utf-8") if blob is not None else None
+        except UnicodeDecodeError:  # a binary file with a config-like name: not ours to write
+            continue
+    return {k: v for k, v in files.items() if v is not None}
+
+
+def _checked_target(repo: Repository, rel: str, label: str) -> Path:
+    configs_mod.safe_relative(rel)
+    root = repo.root.resolve()
+    target = root / rel
+    if not target.parent.resolve().is_relative_to(root) or target.is_symlink():
+        raise ConfigError(
+            f"Refusing to restore '{rel}' from {label}: it leads outside the repository "
+            "through a link.",
+            hint="Nothing was written. Remove the link, or restore the file by hand.",
+        )
+    return target
 
 
 def config_changes(repo: Repository, path: str | os.PathLike[str]) -> list[ConfigChange]:

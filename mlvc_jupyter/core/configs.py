@@ -7,6 +7,7 @@ import datetime as dt
 import enum
 import json
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path, PurePath
 from typing import Any
@@ -20,6 +21,7 @@ __all__ = [
     "dumps",
     "flatten",
     "is_config_path",
+    "load_config_file",
     "load_json_file",
     "safe_relative",
     "serialise",
@@ -164,3 +166,69 @@ def load_json_file(path: Path) -> Any:
             path=str(path),
             hint="The file is damaged; use another snapshot.",
         ) from exc
+
+
+def load_config_file(path: Path, *, what: str = "config") -> dict[str, Any]:
+    """Read a table of keys from a JSON, TOML or (with PyYAML installed) YAML file.
+
+    Raises:
+        ConfigError: the file is missing, unreadable, of an unknown kind or not a table.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        raise ConfigError(
+            f"Cannot read the {what} file '{path}': {reason}.",
+            path=str(path),
+            hint="Check the path; relative paths start from the project folder.",
+        ) from exc
+    data = _parse_table(text, path, what)
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"The {what} file '{path}' holds a {type(data).__name__}, not a table of keys.",
+            path=str(path),
+            hint='Write an object at the top level, e.g. {"lr": 0.1}.',
+        )
+    return data
+
+
+def _parse_table(text: str, path: Path, what: str) -> Any:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            return json.loads(text)
+        if suffix == ".toml":
+            if sys.version_info >= (3, 11):
+                import tomllib
+            else:  # pragma: no cover - exercised on 3.10 only
+                import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+            return tomllib.loads(text)
+        if suffix in (".yaml", ".yml"):
+            return _load_yaml(text, path)
+    except ValueError as exc:  # JSONDecodeError, TOMLDecodeError and yaml's errors below
+        raise ConfigError(
+            f"The {what} file '{path}' is not valid {suffix[1:].upper()}: {exc}.",
+            path=str(path),
+            hint="Fix the syntax at the position shown.",
+        ) from exc
+    raise ConfigError(
+        f"Cannot read {what} from '{path}': unknown file type '{suffix or '(none)'}'.",
+        path=str(path),
+        hint="Use a .json or .toml file (.yaml/.yml when PyYAML is installed).",
+    )
+
+
+def _load_yaml(text: str, path: Path) -> Any:
+    try:
+        import yaml  # type: ignore[import-untyped, unused-ignore]  # optional; stubs may be absent
+    except ImportError:
+        raise ConfigError(
+            f"Cannot read '{path}': YAML needs PyYAML, which is not installed.",
+            path=str(path),
+            hint="Install it (`pip install pyyaml`) or convert the file to JSON or TOML.",
+        ) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(str(exc)) from exc

@@ -288,9 +288,13 @@ class ExperimentManager:
         """Return the configs of a config snapshot."""
         return config_snapshots.load(path)
 
-    def restore(self, path: str | os.PathLike[str]) -> str:
-        """Restore a config snapshot's files after a safety snapshot; return the safety ref."""
-        return config_snapshots.restore(self.repo, self.writer, path)
+    def restore(self, source: str | os.PathLike[str]) -> str:
+        """Restore config files from a config snapshot file or an experiment id.
+
+        A safety snapshot of the working tree comes first; its ref is returned.
+        """
+        with self._write_lock:
+            return config_snapshots.restore(self.repo, self.writer, source)
 
     def config_changes(self, path: str | os.PathLike[str]) -> list[ConfigChange]:
         """Return a config file's changes across HEAD's history and the experiments."""

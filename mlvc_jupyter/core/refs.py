@@ -12,6 +12,7 @@ __all__ = [
     "REFS",
     "SAFETY",
     "experiment_ref",
+    "is_experiment_id",
     "validate_branch_name",
     "validate_experiment_id",
     "validate_tag_name",
@@ -81,6 +82,15 @@ def validate_experiment_id(experiment_id: object) -> str:
         )
     _check_common(experiment_id, "experiment id")
     return experiment_id
+
+
+def is_experiment_id(value: object) -> bool:
+    """Return True if ``value`` is a valid experiment id (no exception, no message)."""
+    try:
+        validate_experiment_id(value)
+    except InvalidNameError:
+        return False
+    return True
 
 
 def _validate_refname(name: object, kind: str) -> str:

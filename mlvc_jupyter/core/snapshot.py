@@ -10,6 +10,7 @@ The user's index, HEAD and working tree are never written.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 _ZERO = "0" * 40
 _NOTEBOOK_SUFFIX = ".ipynb"
+
+_COUNTER = itertools.count()
 
 ExtraFiles = Callable[[SnapshotTree], Mapping[str, bytes]]
 
@@ -64,7 +67,7 @@ class Snapshotter:
         self._strip_cache_dirty = False
         self._tracked_notebooks: tuple[tuple[int, int], list[str]] | None = None
         self._pending_cache: dict[str, list[object]] = {}
-        self._tmp_counter = 0
+        self._swept = False
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -79,8 +82,10 @@ class Snapshotter:
         """
         tmp_dir = self.repo.runtime_dir / "tmp"
         tmp_dir.mkdir(exist_ok=True)
-        self._tmp_counter += 1
-        index = tmp_dir / f"index.{os.getpid()}.{self._tmp_counter}"
+        if not self._swept:
+            _sweep_dead(tmp_dir)
+            self._swept = True
+        index = tmp_dir / f"index.{_unique_suffix()}"
         user_index = self.repo.paths.git_dir / "index"
         timings: dict[str, float] = {}
         try:
@@ -286,10 +291,42 @@ class Snapshotter:
         if not self._strip_cache_dirty or self._strip_cache is None:
             return
         target = self._cache_file()
-        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        tmp = target.with_name(f"{target.name}.{_unique_suffix()}.tmp")
         tmp.write_text(json.dumps(self._strip_cache))
         os.replace(tmp, target)
         self._strip_cache_dirty = False
+
+
+def _sweep_dead(tmp_dir: Path) -> None:
+    """Remove temporary files left by mlvc processes that died (killed mid-snapshot, say).
+
+    Only names mlvc writes here (``<kind>.<pid>.<n>``) whose process no longer exists are
+    touched; files of live processes are left alone.
+    """
+    for entry in tmp_dir.iterdir():
+        parts = entry.name.split(".")
+        if len(parts) < 3 or not parts[1].isdigit() or _is_alive(int(parts[1])):
+            continue
+        log.info("removing %s, left by a process that died", entry)
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        return True
+    return True
+
+
+def _unique_suffix() -> str:
+    """Return ``<pid>.<n>``, unique across the threads and snapshotters of this process."""
+    return f"{os.getpid()}.{next(_COUNTER)}"
 
 
 def _nul_join(items: Iterable[str]) -> bytes:

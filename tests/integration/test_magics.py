@@ -42,7 +42,7 @@ MAGICS = {
     "vc_tag": "Tag an experiment's last checkpoint with an annotated git tag.",
     "vc_branch": "Create branch mlvc/EXP_ID at an experiment's last checkpoint.",
     "vc_snapshot": "Save the configs and the repository's config files to a config snapshot.",
-    "vc_restore": "Restore the config files of a config snapshot, after a safety snapshot.",
+    "vc_restore": "Restore config files from a config snapshot or an experiment, saving yours first.",
     "vc_reproduce": "Check out an experiment's last checkpoint in a separate worktree.",
     "vc_experiment": "Run the cell as an experiment: started before it, ended after it.",
 }
@@ -505,6 +505,12 @@ def test_snapshot_and_restore_configs(shell: InteractiveShell, git_repo: GitRepo
     assert restored.value.startswith("refs/mlvc/safety/")
     saved = git_repo.git("show", f"{restored.value}:configs/model.yaml")
     assert saved == "lr: 99\n"
+
+    run(shell, "%vc_start cfg-run")
+    run(shell, "%vc_end")
+    (git_repo.path / "configs/model.yaml").write_text("lr: 7\n")
+    run(shell, "%vc_restore cfg-run")
+    assert (git_repo.path / "configs/model.yaml").read_text() == "lr: 0.1\n"
 
 
 def test_reproduce_checks_out_the_experiment_elsewhere(

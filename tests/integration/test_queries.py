@@ -215,3 +215,31 @@ def test_file_info(manager: ExperimentManager, git_repo: GitRepo) -> None:
         manager.file_info("nope.py")
     with pytest.raises(MlvcError, match="outside the repository"):
         manager.file_info("../../etc/passwd")
+
+
+def test_restore_configs_from_an_experiment(manager: ExperimentManager, git_repo: GitRepo) -> None:
+    git_repo.write({"configs/train.yaml": "lr: 0.1\n", "model_config.json": '{"depth": 2}'})
+    manager.start("exp1")
+    git_repo.write({"configs/train.yaml": "lr: 0.5\n", "train.py": "edited\n"})
+    (git_repo.path / "model_config.json").unlink()
+    safety = manager.restore("exp1")
+    assert (git_repo.path / "configs/train.yaml").read_text() == "lr: 0.1\n"
+    assert (git_repo.path / "model_config.json").read_text() == '{"depth": 2}'
+    assert (git_repo.path / "train.py").read_text() == "edited\n"  # not a config: untouched
+    assert safety.startswith("refs/mlvc/safety/")
+    assert git_repo.git("show", f"{safety}:configs/train.yaml") == "lr: 0.5\n"
+    with pytest.raises(ExperimentNotFoundError, match="'nope' does not exist"):
+        manager.restore("nope")
+    with pytest.raises(MlvcError, match="neither a config snapshot file nor an experiment id"):
+        manager.restore("../no/such/file.json")
+
+
+def test_restore_refuses_paths_outside_the_repository(
+    manager: ExperimentManager, git_repo: GitRepo, tmp_path: Path
+) -> None:
+    crafted = tmp_path / "crafted.json"
+    crafted.write_text(json.dumps({"configs": {}, "files": {"../escape.yaml": "x"}}))
+    with pytest.raises(MlvcError, match="Refusing to write '../escape.yaml'"):
+        manager.restore(crafted)
+    assert not (tmp_path / "escape.yaml").exists()
+    assert git_repo.git("for-each-ref", "refs/mlvc/safety/") == ""

@@ -356,3 +356,19 @@ def test_file_system_errors_become_clear_errors(git_repo: GitRepo) -> None:
         manager.commit("exp1")
     assert not isinstance(info.value.__cause__, MlvcError)
     assert manager.history("exp1")[-1].seq == 1
+
+
+def test_debris_of_dead_processes_is_swept_and_live_ones_kept(git_repo: GitRepo) -> None:
+    tmp = git_repo.path / ".git" / "mlvc" / "tmp"
+    tmp.mkdir(parents=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True
+    )
+    dead_pid = int(dead.stdout)
+    (tmp / f"index.{dead_pid}.1").write_text("torn")
+    (tmp / f"index.{dead_pid}.1.lock").write_text("")
+    (tmp / f"blobs.{dead_pid}.abc").mkdir()
+    live = tmp / f"index.{os.getppid()}.7"
+    live.write_text("someone else's")
+    ExperimentManager(git_repo.path).start("exp1")
+    assert sorted(p.name for p in tmp.iterdir()) == [live.name]
