@@ -309,7 +309,7 @@ class VCMagics(Magics):
         help="a file %%vc_snapshot wrote, or an experiment id (its last checkpoint's configs)",
     )
     def vc_restore(self, line: str) -> display.Notice:
-        """Restore config files from a config snapshot or an experiment, saving yours first."""
+        """Restore config files from a snapshot file or an experiment, saving yours first."""
         args = _parse(self.vc_restore, line)
         ref = self.manager.restore(args.source)
         return display.Notice(

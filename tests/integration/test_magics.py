@@ -42,7 +42,7 @@ MAGICS = {
     "vc_tag": "Tag an experiment's last checkpoint with an annotated git tag.",
     "vc_branch": "Create branch mlvc/EXP_ID at an experiment's last checkpoint.",
     "vc_snapshot": "Save the configs and the repository's config files to a config snapshot.",
-    "vc_restore": "Restore config files from a config snapshot or an experiment, saving yours first.",
+    "vc_restore": "Restore config files from a snapshot file or an experiment, saving yours first.",
     "vc_reproduce": "Check out an experiment's last checkpoint in a separate worktree.",
     "vc_experiment": "Run the cell as an experiment: started before it, ended after it.",
 }
