@@ -226,19 +226,18 @@ def run_second(demo: Demo) -> str:
 
 
 def list_experiments(demo: Demo) -> str:
-    from mlvc_jupyter.cli import format_log
+    from mlvc_jupyter.render import as_text, log_blocks
 
     summaries, ms = demo.call(demo.manager.log)
-    return f"{len(summaries)} experiments ({ms:.0f} ms), as `mlvc log` shows them:\n" + format_log(
-        summaries
-    )
+    table = as_text(log_blocks(summaries))
+    return f"{len(summaries)} experiments ({ms:.0f} ms), as `mlvc log` shows them:\n{table}"
 
 
 def diff_experiments(demo: Demo) -> str:
-    from mlvc_jupyter.cli import format_diff
+    from mlvc_jupyter.render import as_text, diff_blocks
 
     diff, ms = demo.call(demo.manager.diff, FIRST, SECOND)
-    return f"({ms:.0f} ms), as `mlvc diff {FIRST} {SECOND}` shows it:\n{format_diff(diff)}"
+    return f"({ms:.0f} ms), as `mlvc diff {FIRST} {SECOND}` shows it:\n{as_text(diff_blocks(diff))}"
 
 
 def reproduce_first(demo: Demo) -> str:

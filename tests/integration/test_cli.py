@@ -143,7 +143,7 @@ def test_status_timings_show_each_phase_of_recent_checkpoints(
 ) -> None:
     code, out, _ = mlvc(capsys, recorded.path, "status", "--timings", "--limit", "3")
     assert code == 0
-    table = out.split("git call with its duration.\n", 1)[1].splitlines()
+    table = out.split("checkpoint timings (ms), newest first\n", 1)[1].split("\n\n")[0].splitlines()
     assert table[0].split()[:5] == ["WHEN", "EXPERIMENT", "SEQ", "STAGE", "STRIP"]
     assert len(table) == 4  # header + 3 checkpoints, newest first
     assert table[1].split()[2:4] == ["lr-0.01", "2"]
@@ -157,7 +157,7 @@ def test_status_timings_without_checkpoints(
 ) -> None:
     code, out, _ = mlvc(capsys, git_repo.path, "status", "--timings")
     assert code == 0
-    assert "No checkpoint timings recorded" in out
+    assert "checkpoint timings (ms), newest first\n  (none recorded on this machine yet)" in out
 
 
 # -- recording -----------------------------------------------------------------------------------
@@ -271,7 +271,7 @@ def test_log_table_limit_and_all(recorded: GitRepo, capsys: pytest.CaptureFixtur
     assert lines[1].startswith("lr-0.01 ")
     assert "acc=0.8 loss=0.5" in lines[1]
     code, out, _ = mlvc(capsys, recorded.path, "log", "--limit", "1")
-    assert out.splitlines()[-1] == "(1 of 2 shown; `mlvc log --all` lists every one)"
+    assert out.splitlines()[-1] == "(1 of 2 shown; `--all` lists every one)"
     code, out, _ = mlvc(capsys, recorded.path, "log", "-n", "1", "--all")
     assert len(out.splitlines()) == 3
 

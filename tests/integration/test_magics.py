@@ -17,6 +17,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
+from mlvc_jupyter.cli import main
 from mlvc_jupyter.core.manager import ExperimentManager
 from mlvc_jupyter.core.worker import MESSAGE_SEPARATOR, worker_for
 from mlvc_jupyter.display import (
@@ -449,6 +450,25 @@ def test_show_and_diff(shell: InteractiveShell) -> None:
     assert diff.params_changed == {"lr": (0.1, 0.01)}
     assert diff.metrics["acc"]["delta"] == pytest.approx(-0.1)
     assert "Experiment 'nope' does not exist" in usage_error(shell, "%vc_show nope")
+
+
+@pytest.mark.parametrize(
+    ("line", "argv"),
+    [("%vc_log", ["log"]), ("%vc_log --limit 1", ["log", "--limit", "1"]),
+     ("%vc_show lr-0.1", ["show", "lr-0.1"]),
+     ("%vc_diff lr-0.1 lr-0.01", ["diff", "lr-0.1", "lr-0.01"])],
+    ids=["log", "log-limit", "show", "diff"],
+)  # fmt: skip
+def test_plain_text_is_what_the_cli_prints(
+    shell: InteractiveShell, line: str, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    for exp, lr, acc in (("lr-0.1", 0.1, 0.9), ("lr-0.01", 0.01, 0.8)):
+        manager(shell).start(exp, configs={"lr": lr, "model": {"depth": 2}})
+        manager(shell).end(exp, metrics={"acc": acc})
+    text = repr(run(shell, line))
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert capsys.readouterr().out == text + "\n"
 
 
 def test_notebook_order_is_recorded(shell: InteractiveShell, git_repo: GitRepo) -> None:

@@ -1,4 +1,5 @@
-"""Result views: aligned text tables, and HTML that escapes every user- or git-made string."""
+"""Result views and the renderers behind them (shared with the CLI): aligned text tables, and
+HTML that escapes every user- or git-made string."""
 
 from __future__ import annotations
 
@@ -26,10 +27,8 @@ from mlvc_jupyter.display import (
     Notice,
     RecordView,
     StatusView,
-    format_value,
-    html_table,
-    text_table,
 )
+from mlvc_jupyter.render import format_metrics, format_param, format_value, html_table, text_table
 
 EVIL = "<img src=x onerror=alert(1)>"
 ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
@@ -146,23 +145,26 @@ def test_experiment_list_counts(count: int) -> None:
     summaries = [_summary(id=f"exp-{i}", name=f"run {i}") for i in range(count)]
     view = ExperimentListView(summaries[:20], total=count)
     text = repr(view)
-    assert f"Experiments ({min(count, 20)} of {count}, newest first)" in text
     assert len(view) == min(count, 20)
     assert [s.id for s in view] == [f"exp-{i}" for i in range(min(count, 20))]
     if count == 0:
-        assert "none yet" in text
+        assert text.startswith("No experiments yet.")
+    elif count > 20:
+        assert text.endswith(f"(20 of {count} shown; `--all` lists every one)")
+    else:
+        assert len(text.splitlines()) == count + 1  # the header and one row each: all shown
     assert view.to_dict()["total"] == count
 
 
 def test_diff_view_says_when_nothing_differs() -> None:
     empty = _diff(params_added={}, params_changed={}, metrics={}, files=[])
-    assert repr(DiffView(empty)) == "exp-1 and exp-2 do not differ."
+    assert repr(DiffView(empty)).startswith("exp-1 and exp-2 do not differ.\n\nparams\n  (same)")
     assert "do not differ" not in repr(DiffView(_diff()))
 
 
 def test_record_view_shows_notebook_facts() -> None:
     text = repr(RecordView(_record()))
-    for expected in ("out of order  yes", "cells run     1", "opt.name", "left out: 1000000000"):
+    for expected in ("out of order  yes", "cells run     1", "opt.name", "1000000000 B"):
         assert expected in text
     assert f"ValueError: {EVIL}" in text
 
@@ -170,25 +172,32 @@ def test_record_view_shows_notebook_facts() -> None:
 @pytest.mark.parametrize(
     ("rows", "expected"),
     [
-        ([], "id  name\n--  ----"),
-        ([("a", "b")], "id  name\n--  ----\na   b"),
+        ([], "ID  NAME"),
+        ([("a", "b")], "ID  NAME\na   b"),
         (
             [("exp-1", "first"), ("e", None), ("longer-id", 0.123456)],
-            "id         name\n---------  ------\nexp-1      first\ne\nlonger-id  0.1235",
+            "ID         NAME\nexp-1      first\ne\nlonger-id  0.1235",
         ),
     ],
     ids=["no-rows", "one-row", "many-rows"],
 )
 def test_text_table_aligns_columns(rows: list[tuple[Any, ...]], expected: str) -> None:
-    assert text_table(["id", "name"], rows) == expected
+    assert text_table(["ID", "NAME"], rows) == expected
+
+
+def test_text_table_without_headers_or_rows() -> None:
+    assert text_table((), [("status", "success"), ("checkpoints", 3)]) == (
+        "status       success\ncheckpoints  3"
+    )
+    assert text_table((), []) == ""
 
 
 def test_text_table_strips_control_characters_and_cuts_long_cells() -> None:
-    table = text_table(["m"], [("red\x1b[31m\nnext",), ("x" * 200,)], max_width=10)
-    lines = table.splitlines()
-    assert "\x1b" not in table
-    assert lines[2] == "red [31m …"
-    assert lines[3] == "x" * 9 + "…"
+    rows = [("red\x1b[31m\nnext", "ok"), ("x" * 200, "y" * 1000)]
+    lines = text_table(["m", "last"], rows, max_width=10).splitlines()
+    assert "\x1b" not in "".join(lines)
+    assert lines[1] == "red [31m …  ok"
+    assert lines[2] == "x" * 9 + "…  " + "y" * 399 + "…"  # the last column is cut later
 
 
 @pytest.mark.parametrize(
@@ -205,6 +214,29 @@ def test_text_table_strips_control_characters_and_cuts_long_cells() -> None:
 )
 def test_format_value(value: Any, expected: str) -> None:
     assert format_value(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("adam", "adam"), (0.123456789, "0.123456789"), (True, "true"), (None, "null"),
+     ([1, 2], "[1, 2]")],
+    ids=["string", "float", "bool", "none", "list"],
+)  # fmt: skip
+def test_format_param_is_exact(value: Any, expected: str) -> None:
+    assert format_param(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("metrics", "width", "expected"),
+    [({}, 40, ""), ({"loss": 0.25}, 40, "loss=0.25"),
+     ({"loss": 0.25, "acc": 0.9, "f1": 0.123456}, 20, "acc=0.9 f1=0.1235 l…"),
+     ({"loss": 0.25, "acc": 0.9}, None, "acc=0.9 loss=0.25")],
+    ids=["none", "one", "many-cut", "uncut"],
+)  # fmt: skip
+def test_format_metrics_sorts_and_cuts(
+    metrics: dict[str, Any], width: int | None, expected: str
+) -> None:
+    assert format_metrics(metrics, width=width) == expected
 
 
 def test_html_table_escapes_headers_and_caption() -> None:

@@ -1,0 +1,353 @@
+"""The handlers of ``mlvc``: one per verb, each parsing its arguments, making one core call and
+printing what :mod:`mlvc_jupyter.render` makes of the record (``--json``: ``record.to_dict()``).
+
+The manager and the modules behind it (GitPython among them) are imported inside the handlers,
+so ``mlvc strip --stdin``, which git runs once per notebook as a clean filter, starts quickly.
+Errors propagate to :func:`mlvc_jupyter.cli.main`, which reports them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlvc_jupyter import render
+from mlvc_jupyter.core.configs import load_config_file
+from mlvc_jupyter.errors import MlvcError, NotARepositoryError
+
+if TYPE_CHECKING:
+    from mlvc_jupyter.core.manager import ExperimentManager
+
+__all__ = [
+    "cmd_branch",
+    "cmd_commit",
+    "cmd_demo",
+    "cmd_diff",
+    "cmd_end",
+    "cmd_filter",
+    "cmd_init",
+    "cmd_log",
+    "cmd_reproduce",
+    "cmd_restore",
+    "cmd_show",
+    "cmd_start",
+    "cmd_status",
+    "cmd_strip",
+    "cmd_tag",
+]
+
+
+# -- inputs ------------------------------------------------------------------------------------
+
+
+def _path(args: argparse.Namespace, name: str) -> Path:
+    """Return a user-given path, taken from -C unless absolute, with '..' folded away."""
+    return Path(os.path.abspath(Path(args.C).expanduser() / Path(name).expanduser()))
+
+
+def _manager(args: argparse.Namespace) -> ExperimentManager:
+    """Open the repository at -C; never create one (that is `mlvc init`)."""
+    from mlvc_jupyter.core.manager import ExperimentManager
+
+    folder = Path(args.C).expanduser()
+    if not folder.is_dir():
+        raise NotARepositoryError(
+            f"'{folder}' is not a folder.",
+            path=str(folder),
+            hint=f"Check the path, or create a repository there with `mlvc init {folder}`.",
+        )
+    return ExperimentManager(folder, init=False)
+
+
+def _configs(args: argparse.Namespace) -> dict[str, Any] | None:
+    return load_config_file(_path(args, args.config)) if args.config else None
+
+
+def _metrics(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Return the metrics given as KEY=VALUE pairs and files, later ones winning."""
+    if not args.metrics:
+        return None
+    metrics: dict[str, Any] = {}
+    for item in args.metrics:
+        path = _path(args, item)
+        if path.is_file():
+            metrics.update(load_config_file(path, what="metrics"))
+            continue
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise MlvcError(
+                f"Cannot read the metric '{item}': it is neither KEY=VALUE nor a file.",
+                hint="Write metrics as `--metrics loss=0.31 acc=0.88`, or name a JSON file.",
+            )
+        metrics[key] = _scalar(raw)
+    return metrics
+
+
+def _scalar(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _elapsed_ms(start: float) -> str:
+    return f"{(time.perf_counter() - start) * 1000:.0f} ms"
+
+
+# -- handlers: parse, one core call, render ---------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from mlvc_jupyter.core.manager import ExperimentManager
+
+    folder = _path(args, args.path)
+    try:
+        existing = ExperimentManager(folder, init=False) if folder.is_dir() else None
+    except NotARepositoryError:
+        existing = None
+    if existing is not None:
+        print(f"Already in a git repository: {existing.root} (nothing changed).")
+        return 0
+    manager = ExperimentManager(folder, init=True)
+    print(f"Initialised a git repository in {manager.root} (branch main, ML .gitignore).")
+    print("Next: `mlvc start <id>` records an experiment; `mlvc filter install` strips notebooks.")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    manager = _manager(args)
+    status = manager.status()
+    timings = manager.timings(args.limit) if args.timings else None
+    if args.json:
+        _print_json({**status.to_dict(), **({"timings": timings} if args.timings else {})})
+        return 0
+    blocks = render.status_blocks(status)
+    if timings is not None:
+        blocks += render.timings_blocks(timings)
+    if timings:
+        blocks.append("`mlvc --verbose <command>` logs every git call with its duration.")
+    print(render.as_text(blocks))
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    configs = _configs(args)
+    manager = _manager(args)
+    start = time.perf_counter()
+    checkpoint = manager.start(
+        args.experiment_id,
+        name=args.name,
+        configs=configs,
+        message=args.message,
+        create_branch=args.branch,
+        resume=args.resume,
+    )
+    verb = "Resumed" if checkpoint.seq > 1 else "Started"
+    print(
+        f"{verb} {checkpoint.experiment_id}: checkpoint {checkpoint.seq} "
+        f"{checkpoint.commit[:8]} ({_elapsed_ms(start)})"
+    )
+    if args.branch:
+        print(f"Branch mlvc/{checkpoint.experiment_id} follows its checkpoints.")
+    return 0
+
+
+def cmd_commit(args: argparse.Namespace) -> int:
+    configs, metrics = _configs(args), _metrics(args)
+    manager = _manager(args)
+    start = time.perf_counter()
+    checkpoint = manager.commit(
+        args.experiment_id, message=args.message, configs=configs, metrics=metrics
+    )
+    print(
+        f"Recorded checkpoint {checkpoint.seq} of {checkpoint.experiment_id}: "
+        f"{checkpoint.commit[:8]} ({_elapsed_ms(start)})"
+    )
+    return 0
+
+
+def cmd_end(args: argparse.Namespace) -> int:
+    metrics = _metrics(args)
+    manager = _manager(args)
+    start = time.perf_counter()
+    checkpoint = manager.end(
+        args.experiment_id,
+        metrics=metrics,
+        status=args.status,
+        tag=args.tag,
+        message=args.message,
+    )
+    tagged = f", tagged {args.tag}" if args.tag else ""
+    print(
+        f"Ended {checkpoint.experiment_id} ({checkpoint.status}): checkpoint {checkpoint.seq} "
+        f"{checkpoint.commit[:8]}{tagged} ({_elapsed_ms(start)})"
+    )
+    if checkpoint.metrics:
+        print(f"metrics  {render.format_metrics(checkpoint.metrics, width=None)}")
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    summaries = _manager(args).log()
+    shown = summaries if args.all else summaries[: args.limit]
+    if args.json:
+        _print_json([s.to_dict() for s in shown])
+    else:
+        print(render.as_text(render.log_blocks(shown, total=len(summaries))))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    record = _manager(args).show(args.experiment_id)
+    if args.json:
+        _print_json(record.to_dict())
+    else:
+        print(render.as_text(render.record_blocks(record)))
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    diff = _manager(args).diff(args.a, args.b)
+    if args.json:
+        _print_json(diff.to_dict())
+    else:
+        print(render.as_text(render.diff_blocks(diff)))
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    name = _manager(args).tag(args.experiment_id, args.tag, force=args.force)
+    print(f"Tagged the last checkpoint of {args.experiment_id} as '{name}'.")
+    return 0
+
+
+def cmd_branch(args: argparse.Namespace) -> int:
+    name = _manager(args).branch(args.experiment_id)
+    print(f"Branch '{name}' points at the last checkpoint of {args.experiment_id}.")
+    print(f"It is not checked out; `git switch {name}` would.")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    target = _path(args, args.dir) if args.dir else None
+    path = _manager(args).reproduce(args.experiment_id, path=target)
+    print(f"Reproduced {args.experiment_id} in {path}")
+    print("It is a detached git worktree; your HEAD, index and working files are untouched.")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    snapshot = _path(args, args.snapshot)
+    safety = _manager(args).restore(snapshot)
+    print(f"Restored the config files of {snapshot}.")
+    print(f"Your previous files are saved in {safety}")
+    print(f"(get one back with `git checkout {safety} -- <path>`).")
+    return 0
+
+
+def cmd_strip(args: argparse.Namespace) -> int:
+    from mlvc_jupyter.core.notebooks import UnreadableNotebookError, strip_bytes
+
+    extra_keys, keep_tag = _strip_settings(args)
+
+    def strip(data: bytes) -> bytes:
+        return strip_bytes(data, extra_keys=extra_keys, keep_output_tag=keep_tag)
+
+    if not args.files and not args.stdin and sys.stdin.isatty():
+        raise MlvcError(
+            "No notebooks to strip: no files were given and nothing is piped in.",
+            hint="Name the notebooks (`mlvc strip a.ipynb`) or pipe one in "
+            "(`mlvc strip --stdin < a.ipynb`).",
+        )
+    if not args.files:
+        sys.stdout.buffer.write(strip(sys.stdin.buffer.read()))
+        sys.stdout.flush()
+        return 0
+    changed = failed = 0
+    for name in args.files:
+        path = _path(args, name)
+        try:
+            data = path.read_bytes()
+            stripped = strip(data)
+            if stripped != data and not args.dry_run:
+                _replace_file(path, stripped)
+        except (UnreadableNotebookError, OSError) as exc:
+            failed += 1
+            message, hint = _describe(exc)
+            print(f"error: {name}: {message}", file=sys.stderr)
+            if hint:
+                print(f"hint: {hint}", file=sys.stderr)
+            continue
+        if stripped != data:
+            changed += 1
+            print(f"{'would strip' if args.dry_run else 'stripped'} {name}")
+    clean = len(args.files) - changed - failed
+    verb = "would be stripped" if args.dry_run else "stripped"
+    print(f"{changed} {verb}, {clean} already clean" + (f", {failed} failed" if failed else ""))
+    return 1 if failed else 0
+
+
+def _describe(exc: MlvcError | OSError) -> tuple[str, str | None]:
+    if isinstance(exc, MlvcError):
+        return exc.message, exc.hint
+    return exc.strerror or str(exc), None
+
+
+def _strip_settings(args: argparse.Namespace) -> tuple[tuple[str, ...], str]:
+    """Return (extra keys, keep tag) from the settings of the repository at -C, or defaults."""
+    from mlvc_jupyter.core.repository import Repository
+    from mlvc_jupyter.core.settings import Settings
+
+    folder = Path(args.C).expanduser()
+    settings = Settings()  # outside a repository: nbstripout's defaults
+    if folder.is_dir():
+        with contextlib.suppress(NotARepositoryError):
+            settings = Repository.open(folder, init=False).settings
+    return settings.strip_extra_keys, settings.keep_output_tag
+
+
+def _replace_file(path: Path, content: bytes) -> None:
+    """Rewrite ``path`` atomically, keeping its permissions."""
+    temp = path.with_name(f".{path.name}.mlvc-{os.getpid()}.tmp")
+    try:
+        temp.write_bytes(content)
+        os.chmod(temp, path.stat().st_mode & 0o7777)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def cmd_filter(args: argparse.Namespace) -> int:
+    from mlvc_jupyter.core import gitfilter
+
+    action = {
+        "install": gitfilter.install_filter,
+        "uninstall": gitfilter.uninstall_filter,
+        "status": gitfilter.filter_status,
+    }[args.action]
+    status = action(Path(args.C).expanduser())
+    if status.installed:
+        print(f"Installed: git add stores notebooks stripped by `{status.clean_command}`.")
+    else:
+        print("Not installed: git add stores notebooks as they are on disk.")
+    print(f"attributes  {status.attributes_path}")
+    if status.clean_command and not status.installed:
+        print(f"note: filter.mlvc-strip.clean is still set to `{status.clean_command}`.")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from mlvc_jupyter.demo import run_demo
+
+    target = _path(args, args.dir) if args.dir else None
+    return run_demo(target, keep=args.keep or target is not None, out=sys.stdout)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2))

@@ -1,0 +1,347 @@
+"""The argument parser of ``mlvc``: one subcommand per verb, with its help and examples.
+
+``mlvc --help`` lists the verbs; ``mlvc <verb> --help`` shows the summary, a paragraph of
+details and examples. Each subcommand's ``func`` default is its handler in
+:mod:`mlvc_jupyter.cli.commands`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from collections.abc import Callable
+from typing import Any
+
+from mlvc_jupyter import __version__
+from mlvc_jupyter.cli import commands
+
+__all__ = ["build_parser"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+_DESCRIPTION = """\
+Git-backed version control for ML experiments. Each experiment is a chain of checkpoint commits
+on a hidden ref (refs/mlvc/experiments/<id>); recording one never moves your HEAD, index,
+branches or working files. The verbs are those of the Python API and the %vc_* magics."""
+
+_EPILOG = """\
+examples:
+  mlvc start lr-0.1 --config configs/params.json -m "baseline"
+  mlvc commit lr-0.1 -m "epoch 5" --metrics loss=0.31 acc=0.88
+  mlvc end lr-0.1 --metrics metrics.json --tag best
+  mlvc log
+  mlvc diff lr-0.1 lr-0.01
+  mlvc -C ~/project --verbose status --timings
+
+Run `mlvc <command> --help` for a command's options and examples."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``mlvc`` with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="mlvc",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "-C",
+        dest="C",
+        metavar="PATH",
+        default=".",
+        help="run as if mlvc was started in PATH (like git -C); relative file arguments are "
+        "taken from there",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="on error, show the traceback; log every git call with its duration",
+    )
+    parser.add_argument("--version", action="version", version=f"mlvc {__version__}")
+    parser.set_defaults(command=None)
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for add in _COMMANDS:
+        add(subparsers)
+    return parser
+
+
+_VERBOSE = argparse.ArgumentParser(add_help=False)
+_VERBOSE.add_argument(
+    "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+)
+
+
+def _command(
+    subparsers: Any, name: str, handler: Handler, summary: str, *, examples: str, details: str = ""
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name,
+        help=summary,
+        description=summary + (f"\n\n{textwrap.fill(details, 92)}" if details else ""),
+        epilog="examples:\n" + examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_VERBOSE],
+    )
+    parser.set_defaults(command=name, func=handler)
+    return parser
+
+
+def _add_id(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("experiment_id", metavar="EXP_ID", help="the experiment's id")
+
+
+def _add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the record as JSON")
+
+
+def _add_metrics(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--metrics",
+        nargs="+",
+        action="extend",
+        metavar="KEY=VALUE|FILE",
+        help='metrics as KEY=VALUE pairs (values read as JSON: 0.9, true, "text") and/or '
+        "a JSON/TOML/YAML file holding a table of them",
+    )
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="record the configs in FILE (.json or .toml; .yaml/.yml when PyYAML is installed)",
+    )
+
+
+def _add_init(subparsers: Any) -> None:
+    p = _command(
+        subparsers, "init", commands.cmd_init,
+        "Create a git repository (branch main, ML .gitignore).",
+        examples="  mlvc init\n  mlvc init ~/projects/cifar",
+        details="In a folder already inside a repository nothing changes. An existing "
+        ".gitignore is left alone; global git configuration is never written.",
+    )  # fmt: skip
+    p.add_argument("path", nargs="?", default=".", help="the folder (default: the current one)")
+
+
+def _add_status(subparsers: Any) -> None:
+    p = _command(
+        subparsers, "status", commands.cmd_status,
+        "Show branch, HEAD and changed files.",
+        examples="  mlvc status\n  mlvc status --timings\n"
+        "  mlvc --verbose status   # plus every git call and its duration",
+        details="Your index is never rewritten (plain `git status` may refresh it). --timings "
+        "shows how long each phase (stage, strip, hash, write-tree, commit, ref update) of "
+        "the most recent checkpoints made on this machine took.",
+    )  # fmt: skip
+    p.add_argument("--timings", action="store_true", help="show recent checkpoint timings")
+    p.add_argument(
+        "--limit", type=_positive, default=10, metavar="N",
+        help="checkpoints shown by --timings (default 10)",
+    )  # fmt: skip
+    _add_json(p)
+
+
+def _add_start(subparsers: Any) -> None:
+    p = _command(
+        subparsers, "start", commands.cmd_start,
+        "Start an experiment: record its first checkpoint.",
+        examples='  mlvc start lr-0.1 --config configs/params.json -m "baseline"\n'
+        "  mlvc start lr-0.1 --resume   # continue an existing experiment\n"
+        "  mlvc start lr-0.1 --branch   # branch mlvc/lr-0.1 follows each checkpoint",
+        details="The checkpoint holds the working tree (uncommitted edits and untracked "
+        "files included, notebooks stripped of outputs) on refs/mlvc/experiments/<id>; "
+        "your HEAD, index and files stay as they are.",
+    )  # fmt: skip
+    _add_id(p)
+    p.add_argument("-n", "--name", help="a display name (default: the id)")
+    _add_config(p)
+    p.add_argument("-m", "--message", help="what this experiment tries")
+    p.add_argument(
+        "--branch", action="store_true", help="keep branch mlvc/<id> at the newest checkpoint"
+    )
+    p.add_argument("--resume", action="store_true", help="continue the experiment if it exists")
+
+
+def _add_commit(subparsers: Any) -> None:
+    p = _command(
+        subparsers, "commit", commands.cmd_commit,
+        "Record a checkpoint of a running experiment.",
+        examples='  mlvc commit lr-0.1 -m "epoch 5" --metrics loss=0.31 acc=0.88\n'
+        "  mlvc commit lr-0.1 --config configs/params.json --metrics metrics.json",
+        details="Without --config the checkpoint keeps the experiment's last configs.",
+    )  # fmt: skip
+    _add_id(p)
+    p.add_argument("-m", "--message", help="what changed (default: 'checkpoint')")
+    _add_config(p)
+    _add_metrics(p)
+
+
+def _add_end(subparsers: Any) -> None:
+    p = _command(
+        subparsers, "end", commands.cmd_end,
+        "End an experiment with metrics, a status and a tag.",
+        examples="  mlvc end lr-0.1 --metrics loss=0.12 acc=0.95 --tag best\n"
+        '  mlvc end lr-0.1 --status failed -m "diverged"',
+        details="A tag that already exists elsewhere is refused before anything is recorded.",
+    )  # fmt: skip
+    _add_id(p)
+    _add_metrics(p)
+    p.add_argument("--tag", help="create this annotated tag at the final checkpoint")
+    p.add_argument(
+        "--status", choices=("success", "failed"), default="success",
+        help="how the experiment ended (default: success)",
+    )  # fmt: skip
+    p.add_argument("-m", "--message", help="a closing note (default: 'ended: <status>')")
+
+
+def _add_log(subparsers: Any) -> None:
+    p = _command(
+        subparsers, "log", commands.cmd_log,
+        "List experiments, newest first.",
+        examples="  mlvc log\n  mlvc log --all --json | jq '.[].metrics'",
+        details="Reads only the summaries in the experiments' commit messages (one git call), "
+        "so it stays fast with thousands of experiments.",
+    )  # fmt: skip
+    p.add_argument(
+        "-n", "--limit", type=_positive, default=20, metavar="N",
+        help="show at most N experiments (default 20)",
+    )  # fmt: skip
+    p.add_argument("--all", action="store_true", help="show every experiment")
+    _add_json(p)
+
+
+def _add_show(subparsers: Any) -> None:
+    p = _command(
+        subparsers, "show", commands.cmd_show,
+        "Show everything recorded about an experiment.",
+        examples="  mlvc show lr-0.1\n  mlvc show lr-0.1 --json | jq .configs",
+        details="Summary, metrics, configs (as dotted keys), changed, large and notebook "
+        "files, and the phase timings of its last checkpoint.",
+    )  # fmt: skip
+    _add_id(p)
+    _add_json(p)
+
+
+def _add_diff(subparsers: Any) -> None:
+    p = _command(
+        subparsers, "diff", commands.cmd_diff,
+        "Compare the params, metrics and files of two experiments.",
+        examples="  mlvc diff lr-0.1 lr-0.01\n  mlvc diff lr-0.1 lr-0.01 --json",
+        details="Params are compared as flat dotted keys; metrics get B - A deltas; files "
+        "are those that differ between the two last checkpoints.",
+    )  # fmt: skip
+    p.add_argument("a", metavar="A", help="the experiment to compare from")
+    p.add_argument("b", metavar="B", help="the experiment to compare to")
+    _add_json(p)
+
+
+def _add_tag(subparsers: Any) -> None:
+    p = _command(
+        subparsers, "tag", commands.cmd_tag,
+        "Tag an experiment's last checkpoint.",
+        examples="  mlvc tag lr-0.1 best\n  mlvc tag lr-0.01 best --force   # move the tag",
+        details="The tag is annotated and its message carries the metrics.",
+    )  # fmt: skip
+    _add_id(p)
+    p.add_argument("tag", metavar="TAG", help="the tag name")
+    p.add_argument("-f", "--force", action="store_true", help="move the tag if it exists")
+
+
+def _add_branch(subparsers: Any) -> None:
+    p = _command(
+        subparsers, "branch", commands.cmd_branch,
+        "Create branch mlvc/<id> at an experiment's last checkpoint.",
+        examples="  mlvc branch lr-0.1 && git switch mlvc/lr-0.1",
+        details="The branch is not checked out.",
+    )  # fmt: skip
+    _add_id(p)
+
+
+def _add_reproduce(subparsers: Any) -> None:
+    p = _command(
+        subparsers, "reproduce", commands.cmd_reproduce,
+        "Check an experiment out in a separate git worktree.",
+        examples="  mlvc reproduce lr-0.1   # into .git/mlvc/worktrees/lr-0.1\n"
+        "  mlvc reproduce lr-0.1 --dir ../lr-0.1",
+        details="The worktree is detached at the experiment's last checkpoint; your HEAD, "
+        "index and working files are untouched.",
+    )  # fmt: skip
+    _add_id(p)
+    p.add_argument("--dir", metavar="PATH", help="where to put the worktree (outside the repo)")
+
+
+def _add_restore(subparsers: Any) -> None:
+    p = _command(
+        subparsers, "restore", commands.cmd_restore,
+        "Write a config snapshot's files back (after a safety snapshot).",
+        examples="  mlvc restore .git/mlvc/configs/config-20250101T120000.000000Z.json",
+        details="The safety snapshot's ref is printed; `git checkout <ref> -- <path>` brings "
+        "a file back from it.",
+    )  # fmt: skip
+    p.add_argument("snapshot", metavar="SNAPSHOT_JSON", help="a config snapshot file")
+
+
+def _add_strip(subparsers: Any) -> None:
+    p = _command(
+        subparsers, "strip", commands.cmd_strip,
+        "Strip outputs and volatile metadata from notebooks.",
+        examples="  mlvc strip notebooks/*.ipynb   # in place; only changed files are rewritten\n"
+        "  mlvc strip --stdin < a.ipynb > b.ipynb\n"
+        "  mlvc strip --dry-run *.ipynb   # list what would change",
+        details="Like nbstripout. Cells tagged keep_output keep their outputs. Inside a "
+        "repository the extra metadata keys and the keep tag come from its settings "
+        "([tool.mlvc] in pyproject.toml, or .mlvc.toml). `mlvc filter install` makes git "
+        "run `mlvc strip --stdin` on every notebook it adds.",
+    )  # fmt: skip
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("files", nargs="*", default=[], metavar="FILE", help="notebooks")
+    source.add_argument(
+        "--stdin", action="store_true", help="read a notebook on stdin, write it to stdout"
+    )
+    p.add_argument("--dry-run", action="store_true", help="report, do not rewrite files")
+
+
+def _add_filter(subparsers: Any) -> None:
+    p = _command(
+        subparsers, "filter", commands.cmd_filter,
+        "Manage mlvc strip as the git clean filter for notebooks.",
+        examples="  mlvc filter install   # git add now stores notebooks stripped\n"
+        "  mlvc filter status\n  mlvc filter uninstall",
+        details="The filter is set in .git/info/attributes and .git/config (never in a "
+        "tracked file) and runs `mlvc strip --stdin`. Installing twice changes nothing.",
+    )  # fmt: skip
+    p.add_argument("action", choices=("install", "uninstall", "status"))
+
+
+def _add_demo(subparsers: Any) -> None:
+    p = _command(
+        subparsers, "demo", commands.cmd_demo,
+        "Show mlvc at work in a scratch repository.",
+        examples="  mlvc demo\n"
+        "  mlvc demo --dir /tmp/mlvc-demo && mlvc -C /tmp/mlvc-demo log",
+        details="Records an experiment with checkpoints while a tiny model trains, a second "
+        "one with another learning rate, lists and diffs them, reproduces the first in a "
+        "worktree, and checks that the repository's HEAD, index and status never changed.",
+    )  # fmt: skip
+    p.add_argument("--dir", metavar="PATH", help="a new or empty folder to build the demo in")
+    p.add_argument(
+        "--keep", action="store_true", help="keep the temporary folder (always kept with --dir)"
+    )
+
+
+_COMMANDS = (
+    _add_init, _add_status, _add_start, _add_commit, _add_end, _add_log, _add_show, _add_diff,
+    _add_tag, _add_branch, _add_reproduce, _add_restore, _add_strip, _add_filter, _add_demo,
+)  # fmt: skip
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return value
