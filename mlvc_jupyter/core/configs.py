@@ -17,6 +17,7 @@ from mlvc_jupyter.errors import ConfigError
 
 __all__ = [
     "CONFIG_SUFFIXES",
+    "copy_json",
     "diff_params",
     "dumps",
     "flatten",
@@ -88,6 +89,15 @@ def _convert(value: Any) -> Any:
     if hasattr(value, "tolist") and hasattr(value, "dtype"):  # numpy scalars and arrays
         return value.tolist()
     return _UNCONVERTED
+
+
+def copy_json(value: Any) -> Any:
+    """Copy nested dicts and lists of JSON scalars (several times faster than ``deepcopy``)."""
+    if isinstance(value, dict):
+        return {key: copy_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [copy_json(item) for item in value]
+    return value
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mlvc_jupyter.core._git import Git, discover
+from mlvc_jupyter.errors import MlvcError
 
 __all__ = [
     "ATTRIBUTES_LINE",
@@ -79,7 +80,7 @@ def install_filter(root: Path) -> FilterStatus:
     Raises:
         NotARepositoryError: ``root`` is not inside a git working tree.
         GitOperationError: git could not write the repository's configuration.
-        OSError: The attributes file could not be written.
+        MlvcError: The attributes file could not be written.
     """
     git, attributes = _locate(root)
     git.run("config", "--local", f"filter.{FILTER_NAME}.clean", CLEAN_COMMAND)
@@ -96,7 +97,7 @@ def uninstall_filter(root: Path) -> FilterStatus:
     Raises:
         NotARepositoryError: ``root`` is not inside a git working tree.
         GitOperationError: git could not write the repository's configuration.
-        OSError: The attributes file could not be written.
+        MlvcError: The attributes file could not be written.
     """
     git, attributes = _locate(root)
     content = _read(attributes)
@@ -135,6 +136,15 @@ def _read(path: Path) -> bytes:
         return path.read_bytes()
     except FileNotFoundError:
         return b""
+    except OSError as exc:
+        raise _file_error("read", path, exc) from exc
+
+
+def _file_error(verb: str, path: Path, exc: OSError) -> MlvcError:
+    return MlvcError(
+        f"Cannot {verb} '{path}': {exc.strerror or exc}.",
+        hint="Check the permissions of the repository's .git/info folder; nothing was changed.",
+    )
 
 
 def _eol(content: bytes) -> bytes:
@@ -155,6 +165,8 @@ def _write(path: Path, content: bytes) -> None:
         if path.exists():
             shutil.copymode(path, temp)
         os.replace(temp, path)
+    except OSError as exc:
+        raise _file_error("write", path, exc) from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()

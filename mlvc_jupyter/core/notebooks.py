@@ -33,6 +33,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
+from mlvc_jupyter.core.configs import copy_json
 from mlvc_jupyter.errors import ConfigError, UnreadableNotebookError
 
 __all__ = [
@@ -84,7 +85,7 @@ def strip_notebook(
     notebook_keys, cell_keys = _key_paths(extra_keys)
     if _checked_version(nb) == 3:
         nb = _upgrade_v3(_drop_v3_outputs(nb, keep_output_tag))
-    stripped = {key: _copy(value) for key, value in nb.items() if key != "cells"}
+    stripped = {key: copy_json(value) for key, value in nb.items() if key != "cells"}
     _pop_paths(stripped.setdefault("metadata", {}), notebook_keys)
     stripped["cells"] = [_strip_cell(cell, cell_keys, keep_output_tag) for cell in nb["cells"]]
     return stripped
@@ -231,7 +232,7 @@ def _key_paths(extra_keys: Sequence[str]) -> tuple[list[_KeyPath], list[_KeyPath
 
 
 def _strip_cell(cell: Notebook, cell_keys: list[_KeyPath], keep_output_tag: str) -> Notebook:
-    stripped = {key: _copy(value) for key, value in cell.items() if key != "outputs"}
+    stripped = {key: copy_json(value) for key, value in cell.items() if key != "outputs"}
     if stripped["cell_type"] == "code":
         stripped["outputs"] = _kept_outputs(cell, keep_output_tag)
         stripped["execution_count"] = None
@@ -242,7 +243,7 @@ def _strip_cell(cell: Notebook, cell_keys: list[_KeyPath], keep_output_tag: str)
 def _kept_outputs(cell: Notebook, keep_output_tag: str) -> list[Any]:
     if not _has_tag(cell, keep_output_tag):
         return []
-    outputs: list[Any] = _copy(cell.get("outputs", []))
+    outputs: list[Any] = copy_json(cell.get("outputs", []))
     for output in outputs:
         if "execution_count" in output:
             output["execution_count"] = None
@@ -261,15 +262,6 @@ def _pop_paths(metadata: Notebook, paths: list[_KeyPath]) -> None:
             parent = parent.get(key) if isinstance(parent, dict) else None
         if isinstance(parent, dict):
             parent.pop(path[-1], None)
-
-
-def _copy(value: Any) -> Any:
-    """Copy JSON data into plain dicts and lists (several times faster than ``copy.deepcopy``)."""
-    if isinstance(value, dict):
-        return {key: _copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy(item) for item in value]
-    return value
 
 
 def _drop_v3_outputs(nb: Notebook, keep_output_tag: str) -> Notebook:

@@ -52,6 +52,20 @@ class _Changes:
     removed_notebooks: set[str] = field(default_factory=set)
     large: list[LargeFile] = field(default_factory=list)
 
+    def to_tree(
+        self, tree: str, notebooks: list[dict[str, object]], timings: Mapping[str, float]
+    ) -> SnapshotTree:
+        """Return the record of a snapshot with these changes (``tree`` empty while building)."""
+        return SnapshotTree(
+            tree=tree,
+            head=self.head,
+            branch=self.branch,
+            dirty_files=self.dirty,
+            large_files=self.large,
+            notebooks=notebooks,
+            timings={k: round(v, 6) for k, v in timings.items()},
+        )
+
 
 class Snapshotter:
     """Snapshot one repository's working tree into git trees, caching what does not change.
@@ -106,15 +120,7 @@ class Snapshotter:
             for leftover in (index, index.with_name(index.name + ".lock")):
                 leftover.unlink(missing_ok=True)
         self._save_strip_cache()
-        return SnapshotTree(
-            tree=tree,
-            head=changes.head,
-            branch=changes.branch,
-            dirty_files=changes.dirty,
-            large_files=changes.large,
-            notebooks=notebooks,
-            timings={k: round(v, 6) for k, v in timings.items()},
-        )
+        return changes.to_tree(tree, notebooks, timings)
 
     # -- staging --------------------------------------------------------------------------------
 
@@ -183,16 +189,7 @@ class Snapshotter:
         notebooks = [self._strip(path, entries, pending) for path in sorted(changes.notebooks)]
         timings["strip"] = time.perf_counter() - start
         if extra_files is not None:
-            preview = SnapshotTree(
-                tree="",
-                head=changes.head,
-                branch=changes.branch,
-                dirty_files=changes.dirty,
-                large_files=changes.large,
-                notebooks=notebooks,
-                timings={k: round(v, 6) for k, v in timings.items()},
-            )
-            pending.update(extra_files(preview))
+            pending.update(extra_files(changes.to_tree("", notebooks, timings)))
         start = time.perf_counter()
         entries.update(self._hash_blobs(pending, tmp_dir))
         removals = [*changes.removed_notebooks, *(f.path for f in changes.large)]
