@@ -68,6 +68,9 @@ class ExperimentWriter:
         self.repo = repo
         self.snapshotter = Snapshotter(repo)
         self._tips: dict[str, tuple[str, dict[str, Any]]] = {}
+        # The configs this writer last recorded, by experiment: (commit, configs). A checkpoint
+        # without new configs reuses them instead of reading the previous record back.
+        self._configs: dict[str, tuple[str, Any]] = {}
 
     # -- reading tips ---------------------------------------------------------------------------
 
@@ -176,11 +179,10 @@ class ExperimentWriter:
         """
         tip = None if creating else self._require_tip(experiment_id)
         previous = tip[1] if tip else {}
-        record_configs = (
-            configs_mod.serialise(configs)
-            if configs is not None
-            else (self.read_record(tip[0]).get("configs", {}) if tip else {})
-        )
+        if configs is not None:
+            record_configs = configs_mod.serialise(configs)
+        else:
+            record_configs = self._previous_configs(experiment_id, tip[0]) if tip else {}
         snap = self.snapshotter.build(
             lambda preview: self._extra_files(experiment_id, record_configs, details, preview)
         )
@@ -197,7 +199,15 @@ class ExperimentWriter:
             "branch": snap.branch,
             "extra": _summary_extra(previous, mlvc_branch, details),
         }
-        return self._publish(experiment_id, snap, summary, creating=creating)
+        checkpoint = self._publish(experiment_id, snap, summary, creating=creating)
+        self._configs[experiment_id] = (checkpoint.commit, record_configs)
+        return checkpoint
+
+    def _previous_configs(self, experiment_id: str, commit: str) -> Any:
+        cached = self._configs.get(experiment_id)
+        if cached is not None and cached[0] == commit:
+            return cached[1]
+        return self.read_record(commit).get("configs", {})
 
     def _require_tip(self, experiment_id: str) -> tuple[str, dict[str, Any]]:
         tip = self._cached_tip(experiment_id)

@@ -128,7 +128,7 @@ class Snapshotter:
         out = self.repo.git.run(
             "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
             "--no-renames", "--ignore-submodules=dirty",
-            env=env,
+            env={**env, "GIT_OPTIONAL_LOCKS": "0"},
         )  # fmt: skip
         parsed = parse_status_entries(out)
         changes = _Changes(head=parsed.head, branch=parsed.branch)
