@@ -184,6 +184,7 @@ class IntegratedVersionControl:
     def __init__(self, project_root: str | os.PathLike[str] = ".") -> None:
         self.vc_manager = ExperimentVersionControl(project_root)
         self.trackers: dict[str, Tracker] = {}
+        self._run_managers: dict[str, ExperimentManager] = {}
 
     def start_integrated_experiment(
         self,
@@ -211,8 +212,10 @@ class IntegratedVersionControl:
     ) -> str:
         """Flush the metrics logged so far and record a checkpoint; return its commit hash."""
         self._flush(experiment_id)
-        return self.vc_manager.commit_experiment_changes(
-            experiment_id, experiment_name, configs, message
+        return (
+            self._manager(experiment_id)
+            .commit(experiment_id, message=message, configs=configs, name=experiment_name)
+            .commit
         )
 
     def end_integrated_experiment(
@@ -225,18 +228,37 @@ class IntegratedVersionControl:
         status: str = "success",
     ) -> str:
         """End the experiment; final metrics default to the last value of each logged metric."""
+        return self._finish(
+            experiment_id, name=experiment_name, configs=configs, metrics=final_metrics,
+            tag=tag, status=status,
+        )  # fmt: skip
+
+    def _finish(
+        self,
+        experiment_id: str,
+        *,
+        name: str,
+        configs: Any = None,
+        metrics: Mapping[str, Any] | None = None,
+        tag: str | None = None,
+        status: str = "success",
+        message: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> str:
         tracker = self.trackers.get(experiment_id)
         if tracker is not None:
             tracker.flush()
-            if final_metrics is None:
-                final_metrics = tracker.final_metrics()
-        commit = self.vc_manager.end_experiment(
-            experiment_id, experiment_name, configs, final_metrics, tag, status=status
-        )
+            if metrics is None:
+                metrics = tracker.final_metrics()
+        checkpoint = self._manager(experiment_id).end(
+            experiment_id, metrics=metrics, status=status, tag=tag, configs=configs,
+            name=name, message=message, details=details,
+        )  # fmt: skip
         if tracker is not None:
             tracker.close()
             del self.trackers[experiment_id]
-        return commit
+        self._run_managers.pop(experiment_id, None)
+        return checkpoint.commit
 
     def create_experiment_snapshot(self, experiment_id: str) -> str:
         """Write a zip with configs, git info, final metrics, metric history and a reproduce
@@ -250,7 +272,8 @@ class IntegratedVersionControl:
         """Materialise an experiment and start a linked run of it; return the run's tracker.
 
         The run is a new experiment, ``<id>-repro<N>``, recorded from the materialised
-        worktree with ``reproduces: <id>`` in its record; end it with
+        worktree (its checkpoints hold the reproduced files, not your working tree) with
+        ``reproduces: <id>`` in its record; end it with
         ``end_integrated_experiment(tracker.experiment_id, ...)``.
         """
         manager = self.vc_manager.manager
@@ -266,7 +289,12 @@ class IntegratedVersionControl:
             details={"reproduces": experiment_id},
         )
         self.trackers[run_id] = tracker
+        self._run_managers[run_id] = run_manager
         return tracker
+
+    def _manager(self, experiment_id: str) -> ExperimentManager:
+        """Return the manager recording ``experiment_id``: a reproduction's worktree, or ours."""
+        return self._run_managers.get(experiment_id) or self.vc_manager.manager
 
     def _flush(self, experiment_id: str) -> None:
         tracker = self.trackers.get(experiment_id)
@@ -304,16 +332,12 @@ def integrated_experiment_context(
     try:
         yield vc, tracker, commit
     except BaseException as exc:
-        tracker.flush()
-        vc.vc_manager.manager.end(
+        vc._finish(
             experiment_id,
-            metrics=tracker.final_metrics(),
-            status="failed",
             name=experiment_name,
+            status="failed",
             message=f"failed: {type(exc).__name__}: {exc}"[:500],
             details={"error": "".join(traceback.format_exception(exc))[-4000:]},
         )
-        tracker.close()
-        vc.trackers.pop(experiment_id, None)
         raise
     vc.end_integrated_experiment(experiment_id, experiment_name, configs)

@@ -71,6 +71,7 @@ class ExperimentWriter:
         # The configs this writer last recorded, by experiment: (commit, configs). A checkpoint
         # without new configs reuses them instead of reading the previous record back.
         self._configs: dict[str, tuple[str, Any]] = {}
+        self.max_wait = _MAX_WAIT  # seconds a checkpoint may wait for other writers
 
     # -- reading tips ---------------------------------------------------------------------------
 
@@ -255,7 +256,7 @@ class ExperimentWriter:
     ) -> Checkpoint:
         ref = experiment_ref(experiment_id)
         tip = None if creating else self._cached_tip(experiment_id)
-        deadline = time.monotonic() + _MAX_WAIT
+        deadline = time.monotonic() + self.max_wait
         for attempt in range(_MAX_ATTEMPTS):
             parent = tip[0] if tip else snap.head
             summary["seq"] = (int(tip[1].get("seq", 0)) + 1) if tip else 1
@@ -285,9 +286,17 @@ class ExperimentWriter:
                 break
             time.sleep(random.uniform(0, min(0.2, 0.005 * (attempt + 1))))
             tip = self._require_tip_fresh(experiment_id)
+        lock = self.repo.paths.common_dir / f"{ref}.lock"
+        if lock.exists():
+            raise MlvcError(
+                f"Could not record a checkpoint of '{experiment_id}': {lock} has been held "
+                f"for {self.max_wait:g} s.",
+                hint="If no mlvc process is running, delete that file (mlvc removes its own "
+                f"locks once they are {_STALE_LOCK_SECONDS:.0f} s old) and retry.",
+            )
         raise MlvcError(
             f"Could not record a checkpoint of '{experiment_id}': other writers kept "
-            f"updating it for {_MAX_WAIT:.0f} s.",
+            f"updating it for {self.max_wait:g} s.",
             hint="Retry; if it persists, check for a runaway process committing in a loop.",
         )
 

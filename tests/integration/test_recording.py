@@ -372,3 +372,16 @@ def test_debris_of_dead_processes_is_swept_and_live_ones_kept(git_repo: GitRepo)
     live.write_text("someone else's")
     ExperimentManager(git_repo.path).start("exp1")
     assert sorted(p.name for p in tmp.iterdir()) == [live.name]
+
+
+def test_a_live_lock_is_left_alone_and_named(git_repo: GitRepo) -> None:
+    manager = ExperimentManager(git_repo.path)
+    manager.start("exp1")
+    lock = git_repo.path / ".git" / "refs" / "mlvc" / "experiments" / "exp1.lock"
+    lock.write_text("")  # fresh: its owner may be alive
+    manager.writer.max_wait = 0.5
+    with pytest.raises(MlvcError, match=r"exp1\.lock has been held for 0.5 s\.\nIf no mlvc process"):
+        manager.commit("exp1")
+    assert lock.exists()
+    lock.unlink()
+    assert manager.commit("exp1").seq == 2

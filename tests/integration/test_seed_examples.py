@@ -194,12 +194,18 @@ def test_integrated_version_control(project: Path) -> None:
         assert document["final_metrics"] == final_metrics
         assert document["git"]["commit"] == final_commit
 
+    (project / "config_manager.py").write_text("LR = 'edited after the experiment'\n")
     rerun = integrated_vc.reproduce_integrated_experiment("exp_001")
     rerun.log_metrics({"loss": 0.004}, step=0)
-    integrated_vc.end_integrated_experiment(rerun.experiment_id, "rerun", configs)
+    integrated_vc.commit_experiment_changes(rerun.experiment_id, "rerun", configs, "halfway")
+    rerun_commit = integrated_vc.end_integrated_experiment(rerun.experiment_id, "rerun", configs)
     linked = vc.get_experiment(rerun.experiment_id)
     assert linked.summary.extra["reproduces"] == "exp_001"
     assert linked.summary.metrics == {"loss": 0.004}
+    assert [c.seq for c in vc.get_experiment_history(rerun.experiment_id)] == [1, 2, 3]
+    # Every checkpoint of the re-run holds the reproduced files, not the edited working tree.
+    reproduced = repo.read_blobs([f"{rerun_commit}:config_manager.py"])[0]
+    assert reproduced == b"LR = 0.1\n"
 
 
 def test_integrated_context_and_ci_workflow(project: Path) -> None:
