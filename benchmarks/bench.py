@@ -192,7 +192,7 @@ class GitCalls:
         self.totals: list[float] = []
 
     def reset(self) -> None:
-        mlvc_git._TIMINGS.clear()  # read-only use of the package's timing ring buffer
+        mlvc_git.reset_timings()
 
     def collect(self) -> None:
         timings = mlvc_git.recent_timings()

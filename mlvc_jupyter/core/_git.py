@@ -25,11 +25,9 @@ from pathlib import Path
 
 from mlvc_jupyter.errors import GitOperationError, MlvcError, NotARepositoryError
 
-__all__ = ["EMPTY_TREE", "Git", "RepoPaths", "discover", "git_executable", "recent_timings"]
+__all__ = ["Git", "RepoPaths", "discover", "git_executable", "recent_timings", "reset_timings"]
 
 log = logging.getLogger("mlvc_jupyter.git")
-
-EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 # Configuration in a repository is code: these settings can make git run programs (fsmonitor,
 # hooks, pagers) or start background work (auto gc, maintenance) while we snapshot. Our own calls
@@ -79,8 +77,17 @@ def git_executable() -> str:
 
 
 def recent_timings() -> list[tuple[str, float]]:
-    """Return (git subcommand, seconds) of the most recent git calls in this process."""
+    """Return (git subcommand, seconds) of this process's most recent git calls (up to 200).
+
+    A diagnostic for in-process callers (a kernel, a benchmark) that costs nothing when unused;
+    ``mlvc status --timings`` reads the per-checkpoint log instead.
+    """
     return list(_TIMINGS)
+
+
+def reset_timings() -> None:
+    """Forget the git call timings recorded so far in this process."""
+    _TIMINGS.clear()
 
 
 def _base_env() -> dict[str, str]:

@@ -380,7 +380,7 @@ def test_a_live_lock_is_left_alone_and_named(git_repo: GitRepo) -> None:
     lock = git_repo.path / ".git" / "refs" / "mlvc" / "experiments" / "exp1.lock"
     lock.write_text("")  # fresh: its owner may be alive
     manager.writer.max_wait = 0.5
-    with pytest.raises(MlvcError, match=r"exp1\.lock has been held for 0.5 s\.\nIf no mlvc process"):
+    with pytest.raises(MlvcError, match=r"exp1\.lock has been held for 0.5 s\.\nIf no mlvc"):
         manager.commit("exp1")
     assert lock.exists()
     lock.unlink()
