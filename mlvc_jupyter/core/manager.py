@@ -46,7 +46,7 @@ def _translate_os_errors(cls: type[_T]) -> type[_T]:
     (a folder that cannot be written, a file removed while it was being recorded, a full disk).
     """
     for name, member in list(vars(cls).items()):
-        if callable(member) and not name.startswith("_"):
+        if callable(member) and (name == "__init__" or not name.startswith("_")):
             setattr(cls, name, _guarded(member))
     return cls
 
@@ -58,8 +58,9 @@ def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
             return method(*args, **kwargs)
         except OSError as exc:
             where = f" '{exc.filename}'" if exc.filename else ""
+            verb = "opening the repository" if method.__name__ == "__init__" else method.__name__
             raise MlvcError(
-                f"{method.__name__} failed: {exc.strerror or exc}{where}.",
+                f"{verb} failed: {exc.strerror or exc}{where}.",
                 hint=_os_hint(exc),
             ) from exc
 

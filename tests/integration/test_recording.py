@@ -385,3 +385,12 @@ def test_a_live_lock_is_left_alone_and_named(git_repo: GitRepo) -> None:
     assert lock.exists()
     lock.unlink()
     assert manager.commit("exp1").seq == 2
+
+
+def test_opening_a_folder_that_cannot_be_made_a_repository(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(MlvcError, match="is a file, not a folder"):
+        ExperimentManager(blocker)
+    with pytest.raises(MlvcError, match="Cannot create the folder"):
+        ExperimentManager(blocker / "project")
