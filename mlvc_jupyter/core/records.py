@@ -61,11 +61,6 @@ class CommitInfo(_Record):
     author: str
     date: str
 
-    @property
-    def short_hash(self) -> str:
-        """Return the first 8 characters of the hash."""
-        return self.hash[:8]
-
 
 @dataclass(frozen=True, slots=True)
 class FileVersionInfo(_Record):

@@ -322,20 +322,6 @@ class Repository:
             working_hash=working_hash,
         )
 
-    def resolve_commit(self, rev: str) -> str:
-        """Return the commit id ``rev`` names (validated: never read as an option).
-
-        Raises:
-            MlvcError: ``rev`` names no commit.
-        """
-        out = self.git.run(
-            "rev-parse", "-q", "--verify", "--end-of-options", f"{rev}^{{commit}}",
-            ok_status=(0, 1, 128),
-        )  # fmt: skip
-        if not out.strip():
-            raise MlvcError(f"'{rev}' does not name a commit.", hint="Check the name or hash.")
-        return out.decode().strip()
-
     def ref_exists(self, ref: str) -> str | None:
         """Return the object a full ref points at, or None."""
         out = self.git.run("rev-parse", "-q", "--verify", "--end-of-options", ref, ok_status=(0, 1))
