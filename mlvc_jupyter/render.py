@@ -307,7 +307,7 @@ def record_blocks(record: ExperimentRecord) -> list[Block]:
         Table("large files (left out)", (), large),
         Table("notebooks", (), notebooks),
         Table("timings (ms)", (), timings),
-        Table("warnings", (), [(w,) for w in details.get("warnings") or []]),
+        Table("warnings", (), [(w,) for w in [*record.warnings, *(details.get("warnings") or [])]]),
     ]
 
 

@@ -238,6 +238,7 @@ class ExperimentWriter:
             "large_files": [f.to_dict() for f in preview.large_files],
             "notebooks": preview.notebooks,
             "timings": preview.timings,
+            "warnings": preview.warnings,
             "details": configs_mod.serialise(dict(details or {}), _path="details"),
         }
         files = {RECORD_PATH: configs_mod.dumps(record).encode()}

@@ -79,6 +79,7 @@ def _record(summary: ExperimentSummary, data: dict[str, Any]) -> ExperimentRecor
         notebooks=list(data.get("notebooks") or []),
         timings=dict(data.get("timings") or {}),
         details=dict(data.get("details") or {}),
+        warnings=list(data.get("warnings") or []),
     )
 
 

@@ -113,6 +113,7 @@ class SnapshotTree(_Record):
     large_files: list[LargeFile]
     notebooks: list[dict[str, Any]]
     timings: dict[str, float]
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +166,8 @@ class ExperimentRecord(_Record):
     notebooks: list[dict[str, Any]]
     timings: dict[str, float]
     details: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    """What the snapshot could not record as it was (dirty submodules, ...)."""
     worktree: str | None = None
     """Where reproduce last materialised the experiment on this machine, if it still exists."""
 

@@ -367,8 +367,11 @@ class StatusEntries:
 
     head: str | None = None
     branch: str | None = None
-    entries: list[tuple[str, str, str]] = field(default_factory=list)
-    """(kind, XY, path): kind '1' changed, 'u' unmerged, '?' untracked (XY '??')."""
+    entries: list[tuple[str, str, str, str]] = field(default_factory=list)
+    """(kind, XY, submodule state, path): kind '1' changed, 'u' unmerged, '?' untracked.
+
+    The submodule state is git's ``N...`` for a plain file, ``S<c><m><u>`` for a submodule.
+    """
 
 
 def parse_status_entries(out: bytes) -> StatusEntries:
@@ -383,12 +386,12 @@ def parse_status_entries(out: bytes) -> StatusEntries:
             parsed.branch = None if value == "(detached)" else value
         elif entry.startswith("1 "):
             parts = entry.split(" ", 8)
-            parsed.entries.append(("1", parts[1], parts[8]))
+            parsed.entries.append(("1", parts[1], parts[2], parts[8]))
         elif entry.startswith("u "):
             parts = entry.split(" ", 10)
-            parsed.entries.append(("u", parts[1], parts[10]))
+            parsed.entries.append(("u", parts[1], parts[2], parts[10]))
         elif entry.startswith("? "):
-            parsed.entries.append(("?", "??", entry[2:]))
+            parsed.entries.append(("?", "??", "N...", entry[2:]))
     return parsed
 
 
@@ -400,7 +403,7 @@ def _parse_status(root: str, out: bytes) -> RepoStatus:
         "untracked": [],
         "conflicted": [],
     }
-    for kind, xy, path in parsed.entries:
+    for kind, xy, _submodule, path in parsed.entries:
         if kind == "u":
             by_kind["conflicted"].append(path)
         elif kind == "?":

@@ -51,6 +51,7 @@ class _Changes:
     notebooks: set[str] = field(default_factory=set)
     removed_notebooks: set[str] = field(default_factory=set)
     large: list[LargeFile] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def to_tree(
         self, tree: str, notebooks: list[dict[str, object]], timings: Mapping[str, float]
@@ -64,6 +65,7 @@ class _Changes:
             large_files=self.large,
             notebooks=notebooks,
             timings={k: round(v, 6) for k, v in timings.items()},
+            warnings=self.warnings,
         )
 
 
@@ -127,15 +129,20 @@ class Snapshotter:
     def _collect_changes(self, env: Mapping[str, str]) -> _Changes:
         out = self.repo.git.run(
             "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
-            "--no-renames", "--ignore-submodules=dirty",
+            "--no-renames", "--ignore-submodules=none",
             env={**env, "GIT_OPTIONAL_LOCKS": "0"},
         )  # fmt: skip
         parsed = parse_status_entries(out)
         changes = _Changes(head=parsed.head, branch=parsed.branch)
         limit = self.repo.settings.max_file_size
-        for _kind, _xy, path in parsed.entries:
+        for _kind, _xy, submodule, path in parsed.entries:
             if path.endswith("/"):  # a nested repository: git would only record a gitlink
                 continue
+            if _is_dirty_submodule(submodule):
+                changes.warnings.append(
+                    f"Submodule '{path}' has uncommitted changes: only its commit is recorded. "
+                    "Commit them inside the submodule to have them in the experiment."
+                )
             changes.dirty.append(path)
             self._classify(path, changes, limit)
         changes.notebooks.update(
@@ -292,6 +299,11 @@ class Snapshotter:
         tmp.write_text(json.dumps(self._strip_cache))
         os.replace(tmp, target)
         self._strip_cache_dirty = False
+
+
+def _is_dirty_submodule(state: str) -> bool:
+    """Read porcelain v2's ``S<c><m><u>``: tracked (m) or untracked (u) changes inside."""
+    return state.startswith("S") and (state[2] == "M" or state[3] == "U")
 
 
 def _sweep_dead(tmp_dir: Path) -> None:

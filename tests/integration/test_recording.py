@@ -394,3 +394,90 @@ def test_opening_a_folder_that_cannot_be_made_a_repository(tmp_path: Path) -> No
         ExperimentManager(blocker)
     with pytest.raises(MlvcError, match="Cannot create the folder"):
         ExperimentManager(blocker / "project")
+
+
+def _reference_tree(repo: GitRepo, tmp_path: Path) -> dict[str, str]:
+    """What plain git records for the working tree: a scratch index, `add -A`, `ls-tree`."""
+    env = {**os.environ, "GIT_INDEX_FILE": str(tmp_path / "reference-index")}
+    run = {"cwd": repo.path, "env": env, "check": True, "capture_output": True}
+    subprocess.run(["git", "read-tree", "HEAD"], **run)
+    subprocess.run(["git", "add", "-A"], **run)
+    tree = subprocess.run(["git", "write-tree"], **run).stdout.decode().strip()
+    return _entries(repo, tree)
+
+
+def _entries(repo: GitRepo, rev: str) -> dict[str, str]:
+    out = subprocess.run(
+        ["git", "ls-tree", "-r", "-z", rev], cwd=repo.path, capture_output=True, check=True
+    ).stdout.decode()
+    entries = {}
+    for line in filter(None, out.split("\0")):
+        meta, path = line.split("\t", 1)
+        if not path.startswith(".mlvc/"):
+            entries[path] = meta
+    return entries
+
+
+WEIRD_NAMES = [
+    "a b.py", "ünïcödé.py", "tab\there.py", "-leading-dash.py", ":(exclude)magic.py",
+    "*.py", "new\nline.py", "dir with space/inner.py", "quote'\"s.py",
+]  # fmt: skip
+
+
+def test_snapshot_matches_what_git_add_would_record(dirty_repo: GitRepo, tmp_path: Path) -> None:
+    dirty_repo.write({name: f"content of {name!r}\n" for name in WEIRD_NAMES})
+    (dirty_repo.path / "train.py").chmod(0o755)
+    (dirty_repo.path / "link").symlink_to("train.py")
+    (dirty_repo.path / "README.md").unlink()
+    commit = ExperimentManager(dirty_repo.path).start("exp1").commit
+    ours, reference = _entries(dirty_repo, commit), _reference_tree(dirty_repo, tmp_path)
+    notebooks = {p for p in reference if p.endswith(".ipynb")}
+    assert {p: m for p, m in ours.items() if p not in notebooks} == {
+        p: m for p, m in reference.items() if p not in notebooks
+    }
+    assert ours["train.py"].startswith("100755")
+    assert ours["link"].startswith("120000")
+    assert set(WEIRD_NAMES) <= set(ours)
+    assert "README.md" not in ours
+    assert notebooks == {p for p in ours if p.endswith(".ipynb")}
+
+
+def test_submodules_are_recorded_as_their_commit(git_repo: GitRepo, tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    library.mkdir()
+    git(library, "init", "-q", "-b", "main")
+    (library / "lib.py").write_text("x = 1\n")
+    git(library, "add", "-A")
+    git(library, "commit", "-q", "-m", "lib")
+    git_repo.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(library), "lib")
+    git_repo.commit("add a submodule")
+    (git_repo.path / "lib" / "lib.py").write_text("x = 2  # dirty inside the submodule\n")
+    before = git_repo.fingerprint()
+    commit = ExperimentManager(git_repo.path).start("exp1").commit
+    head_of_lib = git(library, "rev-parse", "HEAD").strip()
+    assert _entries(git_repo, commit)["lib"] == f"160000 commit {head_of_lib}"
+    (warning,) = ExperimentManager(git_repo.path).show("exp1").warnings
+    assert warning.startswith("Submodule 'lib' has uncommitted changes")
+    assert git_repo.fingerprint() == before
+
+
+_OTHER_WORKER = """
+import sys
+from mlvc_jupyter.core.manager import ExperimentManager
+manager = ExperimentManager(sys.argv[1])
+manager.start(sys.argv[2])
+for i in range(10):
+    manager.commit(sys.argv[2], message=str(i))
+"""
+
+
+def test_writers_of_different_experiments_do_not_interfere(git_repo: GitRepo) -> None:
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _OTHER_WORKER, str(git_repo.path), name])
+        for name in ("left", "right")
+    ]
+    assert [p.wait(timeout=240) for p in procs] == [0, 0]
+    manager = ExperimentManager(git_repo.path)
+    for name in ("left", "right"):
+        assert [c.message for c in manager.history(name)] == ["started", *map(str, range(10))]
+    subprocess.run(["git", "fsck", "--strict", "--no-dangling"], cwd=git_repo.path, check=True)
