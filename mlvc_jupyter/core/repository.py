@@ -144,6 +144,12 @@ class Repository:
             NotARepositoryError: ``path`` is not in a repository and ``init`` is False, or it
                 is a file.
         """
+        if not isinstance(path, str | os.PathLike):
+            raise NotARepositoryError(
+                f"Expected a folder path, got {type(path).__name__} {path!r}.",
+                path=repr(path),
+                hint="Pass the project folder as a string or pathlib.Path.",
+            )
         folder = Path(path).expanduser().absolute()
         if folder.exists() and not folder.is_dir():
             raise NotARepositoryError(

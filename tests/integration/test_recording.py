@@ -481,3 +481,9 @@ def test_writers_of_different_experiments_do_not_interfere(git_repo: GitRepo) ->
     for name in ("left", "right"):
         assert [c.message for c in manager.history(name)] == ["started", *map(str, range(10))]
     subprocess.run(["git", "fsck", "--strict", "--no-dangling"], cwd=git_repo.path, check=True)
+
+
+@pytest.mark.parametrize("bad", [None, 42, b"bytes"], ids=["none", "int", "bytes"])
+def test_a_project_root_must_be_a_path(bad: object) -> None:
+    with pytest.raises(NotARepositoryError, match="Expected a folder path"):
+        ExperimentManager(bad)  # type: ignore[arg-type]  # the point of the test
