@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mlvc_jupyter.core import configs as configs_mod
+from mlvc_jupyter.core import timings
 from mlvc_jupyter.core.environment import capture_environment
 from mlvc_jupyter.core.records import Checkpoint, SnapshotTree
 from mlvc_jupyter.core.refs import EXPERIMENTS, SAFETY, experiment_ref, validate_experiment_id
@@ -48,7 +49,6 @@ ZERO = "0" * 40
 _MAX_ATTEMPTS = 200
 _MAX_WAIT = 30.0
 _STALE_LOCK_SECONDS = 60.0
-TIMINGS_LOG = "timings.jsonl"
 
 
 def now() -> str:
@@ -274,7 +274,9 @@ class ExperimentWriter:
                     "ref_update": time.perf_counter() - committed,
                     "attempts": attempt + 1,
                 }
-                self._log_timings(experiment_id, summary["seq"], commit, phases)
+                entry = {"id": experiment_id, "seq": summary["seq"], "commit": commit}
+                entry.update({k: round(v, 6) for k, v in phases.items()}, time=now())
+                timings.append(self.repo.runtime_dir, entry)
                 return summary_to_checkpoint(commit, summary)
             if creating:
                 raise ExperimentExistsError(
@@ -326,33 +328,6 @@ class ExperimentWriter:
         commit = self._commit_tree(snap.tree, snap.head, summary)
         self.repo.git.run("update-ref", "--no-deref", ref, commit, ZERO)
         return ref
-
-    def _log_timings(
-        self, experiment_id: str, seq: int, commit: str, phases: Mapping[str, float]
-    ) -> None:
-        """Append every phase's duration to ``<runtime>/timings.jsonl`` (`mlvc status --timings`).
-
-        The commit and ref-update phases end after the commit exists, so they cannot be in its
-        tree; this local log has all of them.
-        """
-        line = {"id": experiment_id, "seq": seq, "commit": commit, "time": now()}
-        line.update({k: round(v, 6) for k, v in phases.items()})
-        with (self.repo.runtime_dir / TIMINGS_LOG).open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(line, sort_keys=True) + "\n")
-
-    def recent_timings(self, limit: int = 20) -> list[dict[str, Any]]:
-        """Return the phase timings of the most recent checkpoints, newest last."""
-        try:
-            lines = (self.repo.runtime_dir / TIMINGS_LOG).read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        result = []
-        for line in lines[-limit:] if limit > 0 else []:
-            try:
-                result.append(json.loads(line))
-            except ValueError:  # a line torn by a crash: skip it, the rest is intact
-                continue
-        return result
 
     def _require_tip_fresh(self, experiment_id: str) -> tuple[str, dict[str, Any]]:
         self._tips.pop(experiment_id, None)

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mlvc_jupyter.core import config_snapshots, export, labels, listing, reproduce
+from mlvc_jupyter.core import config_snapshots, export, labels, listing, reproduce, timings
 from mlvc_jupyter.core.experiments import ExperimentWriter, metrics_file
 from mlvc_jupyter.core.records import (
     Checkpoint,
@@ -240,7 +240,7 @@ class ExperimentManager:
 
     def timings(self, limit: int = 20) -> list[dict[str, Any]]:
         """Return how long each phase of the most recent checkpoints took, newest last."""
-        return self.writer.recent_timings(limit)
+        return timings.recent(self.repo.runtime_dir, limit)
 
     # -- reading -------------------------------------------------------------------------------
 

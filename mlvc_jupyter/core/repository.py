@@ -9,115 +9,17 @@ from functools import cached_property
 from pathlib import Path
 
 from mlvc_jupyter.core._git import Git, RepoPaths, discover
+from mlvc_jupyter.core.gitignore import ML_GITIGNORE
 from mlvc_jupyter.core.records import CommitInfo, FileVersionInfo, GitStatus, RepoStatus
 from mlvc_jupyter.core.settings import Settings, load_settings
 from mlvc_jupyter.errors import MlvcError, NotARepositoryError
 
-__all__ = ["ML_GITIGNORE", "Repository", "StatusEntries", "parse_status_entries"]
+__all__ = ["Repository", "StatusEntries", "parse_status_entries"]
 
 log = logging.getLogger(__name__)
 
 FALLBACK_NAME = "mlvc"
 FALLBACK_EMAIL = "mlvc@localhost"
-
-ML_GITIGNORE = """\
-# ML project .gitignore, written by mlvc-jupyter.
-# The usual ML template also ignores *.json, models/, lib/ and lib64/; they are left out here
-# because they would hide code and configs that an experiment needs to be reproduced.
-
-# Python
-__pycache__/
-*.py[cod]
-*$py.class
-*.so
-.Python
-build/
-develop-eggs/
-dist/
-downloads/
-eggs/
-.eggs/
-parts/
-sdist/
-var/
-wheels/
-*.egg-info/
-.installed.cfg
-*.egg
-
-# Virtual environments
-venv/
-env/
-ENV/
-.venv/
-.env/
-
-# Jupyter Notebook
-.ipynb_checkpoints
-
-# PyTorch
-*.pth
-*.pt
-*.ckpt
-
-# TensorFlow
-*.h5
-*.hdf5
-*.pb
-*.pkl
-
-# Checkpoints and models
-checkpoints/
-saved_models/
-*.model
-
-# Data
-data/
-datasets/
-*.csv
-*.parquet
-
-# Logs
-logs/
-*.log
-tensorboard_logs/
-wandb/
-mlruns/
-
-# IDE
-.vscode/
-.idea/
-*.swp
-*.swo
-*~
-
-# OS
-.DS_Store
-Thumbs.db
-
-# Temporary files
-tmp/
-temp/
-*.tmp
-
-# Environment variables
-.env
-.env.local
-.env.production
-
-# Config files with secrets
-config/secrets.yaml
-config/local.yaml
-
-# Large files
-*.zip
-*.tar.gz
-*.rar
-
-# Profiling outputs
-profiles/
-*.prof
-"""
 
 
 class Repository:

@@ -29,9 +29,16 @@ from collections import deque
 from collections.abc import Mapping
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
-from reprlib import repr as _short
 from typing import Any
 
+from mlvc_jupyter.core.tracking._values import (
+    bad_key,
+    bad_metrics,
+    format_float,
+    format_step,
+    jsonable_param,
+    to_number,
+)
 from mlvc_jupyter.errors import MlvcError
 
 __all__ = ["BATCH_LINES", "LocalTracker", "read_records"]
@@ -41,7 +48,6 @@ log = logging.getLogger("mlvc_jupyter.tracking")
 BATCH_LINES = 512
 _KEY_CACHE_LIMIT = 10_000
 _now = time.time
-_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 _LIVE: weakref.WeakSet[_Sink] = weakref.WeakSet()
 
 
@@ -189,7 +195,7 @@ class LocalTracker:
         try:
             items = metrics.items()
         except AttributeError:
-            raise _bad_metrics(metrics) from None
+            raise bad_metrics(metrics) from None
         for key, value in items:
             encoded = keys.get(key) or self._encode_key(key)
             kind = type(value)
@@ -198,11 +204,13 @@ class LocalTracker:
             elif kind is int:
                 parts.append(encoded + int.__repr__(value))
             else:
-                number = _to_number(key, value)
-                parts.append(encoded + _format_float(number))
+                number = to_number(key, value)
+                parts.append(encoded + format_float(number))
                 converted = converted or {}
                 converted[key] = number
-        step_text = "null" if step is None else (str(step) if type(step) is int else _step(step))
+        step_text = (
+            "null" if step is None else (str(step) if type(step) is int else format_step(step))
+        )
         self._append(
             f'{self._prefix}"step":{step_text},"time":{_now()!r},'
             f'"metrics":{{{",".join(parts)}}}}}\n'
@@ -226,12 +234,12 @@ class LocalTracker:
         if self._closed:
             raise self._closed_error()
         if not isinstance(params, Mapping):
-            raise _bad_metrics(params, what="params")
+            raise bad_metrics(params, what="params")
         for key in params:
             if not isinstance(key, str):
-                raise _bad_key(key, what="Parameter")
+                raise bad_key(key, what="Parameter")
         try:
-            body = json.dumps(dict(params), default=_jsonable, separators=(",", ":"))
+            body = json.dumps(dict(params), default=jsonable_param, separators=(",", ":"))
         except ValueError as exc:  # a circular reference
             raise MlvcError(
                 f"The params cannot be written as JSON: {exc}.", hint="Log plain values."
@@ -304,7 +312,7 @@ class LocalTracker:
 
     def _encode_key(self, key: object) -> str:
         if not isinstance(key, str) or not key:
-            raise _bad_key(key, what="Metric")
+            raise bad_key(key, what="Metric")
         encoded = encode_basestring_ascii(key) + ":"
         if len(self._keys) < _KEY_CACHE_LIMIT:
             self._keys[key] = encoded
@@ -365,85 +373,6 @@ def _last_values(records: list[dict[str, Any]]) -> dict[str, float]:
         if isinstance(metrics, dict):
             last.update({k: float(v) for k, v in metrics.items() if isinstance(v, int | float)})
     return last
-
-
-def _to_number(key: object, value: object) -> float:
-    """Convert a metric value that is not a plain int or finite float.
-
-    Raises:
-        MlvcError: The value is text, an array of more than one number, or not a number.
-    """
-    ndim: object = getattr(value, "ndim", 0)  # arrays: only 0-d ones are one number
-    if ndim or isinstance(value, str | bytes | bytearray):
-        raise _bad_value(key, value)
-    try:
-        return float(value)  # type: ignore[arg-type]  # float() decides what is a number
-    except (TypeError, ValueError):
-        raise _bad_value(key, value) from None
-
-
-def _format_float(number: float) -> str:
-    text = float.__repr__(number)
-    return _NON_FINITE.get(text, text)
-
-
-def _step(step: object) -> str:
-    """Format a step that is not a plain int (a numpy integer, say).
-
-    Raises:
-        MlvcError: The step is not a whole number.
-    """
-    import operator
-
-    if isinstance(step, bool):
-        raise _bad_step(step)
-    try:
-        return str(operator.index(step))  # type: ignore[arg-type]  # index() decides
-    except TypeError:
-        raise _bad_step(step) from None
-
-
-def _jsonable(value: object) -> object:
-    """Convert a parameter value json cannot write."""
-    if isinstance(value, set | frozenset):
-        return sorted(value, key=repr)
-    for method in ("item", "tolist"):  # numpy and torch scalars and arrays
-        convert = getattr(value, method, None)
-        if callable(convert):
-            try:
-                return convert()
-            except (TypeError, ValueError):  # .item() of an array with several elements
-                continue
-    return str(value)
-
-
-def _bad_key(key: object, *, what: str) -> MlvcError:
-    return MlvcError(
-        f"{what} name {_short(key)} ({type(key).__name__}) is not a non-empty string.",
-        hint="Name it with a string, e.g. {'loss': 0.25} or {'val/acc': 0.9}.",
-    )
-
-
-def _bad_value(key: object, value: object) -> MlvcError:
-    return MlvcError(
-        f"Metric '{key}' has the value {_short(value)} ({type(value).__name__}), "
-        "which is not a real number.",
-        hint="Log a number, e.g. float(x) or tensor.item(); record text with log_params().",
-    )
-
-
-def _bad_step(step: object) -> MlvcError:
-    return MlvcError(
-        f"The step {_short(step)} ({type(step).__name__}) is not a whole number.",
-        hint="Pass an int, e.g. step=epoch, or leave it out.",
-    )
-
-
-def _bad_metrics(value: object, *, what: str = "metrics") -> MlvcError:
-    return MlvcError(
-        f"{what} must be a mapping of names to values, not {type(value).__name__}.",
-        hint=f"Pass a dict to log_{what}(), e.g. {{'name': 0.25}}.",
-    )
 
 
 def _write_error(path: Path, exc: OSError) -> MlvcError:
