@@ -303,7 +303,7 @@ class IntegratedVersionControl:
 
 
 def _next_run_id(manager: ExperimentManager, experiment_id: str) -> str:
-    existing = {s.id for s in manager.log()}
+    existing = set(manager.writer.existing_ids())
     stem = experiment_id[:90]
     n = 1
     while f"{stem}-repro{n}" in existing:

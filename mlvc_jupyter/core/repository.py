@@ -151,9 +151,14 @@ class Repository:
 
     def current_commit(self) -> CommitInfo | None:
         """Return HEAD's commit, or None on an unborn branch."""
+        return self._last_commit()
+
+    def _last_commit(self, *paths: str) -> CommitInfo | None:
+        """Return HEAD's newest commit (touching ``paths``, if given), or None if there is none."""
         out = self.git.run(
-            "log", "-1", "--format=%H%x00%an <%ae>%x00%aI%x00%B", "HEAD", "--", ok_status=(0, 128)
-        )
+            "log", "-1", "--format=%H%x00%an <%ae>%x00%aI%x00%B", "HEAD", "--", *paths,
+            ok_status=(0, 128),
+        )  # fmt: skip
         if not out:
             return None
         oid, author, date, message = out.decode("utf-8", "replace").split("\0", 3)
@@ -215,17 +220,10 @@ class Repository:
                 f"'{rel}' is neither tracked at HEAD nor present in the working tree.",
                 hint=f"Check the path; it is taken relative to '{self.base}'.",
             )
-        last = None
-        if git_hash is not None:
-            out = self.git.run(
-                "log", "-1", "--format=%H%x00%an <%ae>%x00%aI%x00%B", "HEAD", "--", rel
-            )
-            oid, author, date, message = out.decode("utf-8", "replace").split("\0", 3)
-            last = CommitInfo(hash=oid, message=message.strip(), author=author, date=date)
         return FileVersionInfo(
             path=rel,
             git_hash=git_hash,
-            last_commit=last,
+            last_commit=self._last_commit(rel) if git_hash is not None else None,
             modified=git_hash != working_hash,
             working_hash=working_hash,
         )
@@ -256,17 +254,22 @@ class Repository:
                     at += int(header[2]) + 1
         return result
 
-    def checked_out_branches(self) -> dict[str, str]:
-        """Return {branch ref: worktree path} for every branch checked out in any worktree."""
+    def worktrees(self) -> dict[str, str | None]:
+        """Return {worktree path: checked-out branch ref, or None when detached or bare}."""
         out = self.git.run("worktree", "list", "--porcelain", "-z").decode("utf-8", "replace")
-        result: dict[str, str] = {}
+        result: dict[str, str | None] = {}
         worktree = ""
         for field_ in out.split("\0"):
             if field_.startswith("worktree "):
                 worktree = field_[len("worktree ") :]
+                result[worktree] = None
             elif field_.startswith("branch "):
-                result[field_[len("branch ") :]] = worktree
+                result[worktree] = field_[len("branch ") :]
         return result
+
+    def checked_out_branches(self) -> set[str]:
+        """Return the branch refs checked out in any worktree."""
+        return {branch for branch in self.worktrees().values() if branch}
 
 
 @dataclass(slots=True)

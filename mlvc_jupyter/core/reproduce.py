@@ -79,7 +79,7 @@ def _remove_previous(repo: Repository, target: Path) -> None:
     if not any(target.iterdir()):
         target.rmdir()
         return
-    if str(target.resolve()) not in _worktrees(repo):
+    if target.resolve() not in {Path(path).resolve() for path in repo.worktrees()}:
         raise MlvcError(
             f"Cannot reproduce into '{target}': the folder exists and is not an mlvc worktree.",
             hint="Choose an empty or new folder.",
@@ -93,12 +93,3 @@ def _remove_previous(repo: Repository, target: Path) -> None:
             hint="Keep them (copy them out or commit them there), or pass another path.",
         )
     repo.git.run("worktree", "remove", "--force", str(target))
-
-
-def _worktrees(repo: Repository) -> set[str]:
-    out = repo.git.run("worktree", "list", "--porcelain", "-z").decode("utf-8", "replace")
-    return {
-        str(Path(f[len("worktree ") :]).resolve())
-        for f in out.split("\0")
-        if f.startswith("worktree ")
-    }

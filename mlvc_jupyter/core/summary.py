@@ -56,12 +56,19 @@ def format_message(summary: Mapping[str, Any]) -> bytes:
     return f"{head}\n\n{SUMMARY_MARKER}{body}\n".encode()
 
 
-def parse_summary(message: str) -> dict[str, Any] | None:
-    """Return the summary in a commit message, or None when it carries none."""
+def _summary_line(message: str) -> str | None:
+    """Return the JSON text after the summary marker, or None when there is no marker."""
     at = message.rfind("\n" + SUMMARY_MARKER)
     if at < 0:
         return None
-    line = message[at + 1 + len(SUMMARY_MARKER) :].split("\n", 1)[0]
+    return message[at + 1 + len(SUMMARY_MARKER) :].split("\n", 1)[0]
+
+
+def parse_summary(message: str) -> dict[str, Any] | None:
+    """Return the summary in a commit message, or None when it carries none."""
+    line = _summary_line(message)
+    if line is None:
+        return None
     try:
         value = json.loads(line)
     except ValueError:
@@ -122,10 +129,10 @@ def parse_listing(out: bytes, experiments_prefix: str) -> list[ExperimentSummary
         refname, oid, _peeled, contents = fields[i : i + 4]
         refname = refname.lstrip("\n")
         if refname.startswith(experiments_prefix):
-            at = contents.rfind("\n" + SUMMARY_MARKER)
-            if at >= 0:
+            line = _summary_line(contents)
+            if line is not None:
                 oids.append(oid)
-                lines.append(contents[at + 1 + len(SUMMARY_MARKER) :].split("\n", 1)[0])
+                lines.append(line)
         elif refname.startswith("refs/tags/"):
             _collect_tag(refname, contents, tags)
     summaries = {}
