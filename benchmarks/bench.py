@@ -60,8 +60,8 @@ from common import (
 from gen_project import NOTEBOOK, ensure_project
 
 from mlvc_jupyter import ExperimentManager
-from mlvc_jupyter.core import _git as mlvc_git
-from mlvc_jupyter.core.notebooks import strip_bytes
+from mlvc_jupyter.core.notebooks.strip import strip_bytes
+from mlvc_jupyter.core.repo import runner as mlvc_git
 
 WORK = CACHE / "work"
 ZERO = "0" * 40
@@ -438,7 +438,7 @@ def bench_first(project: Path, rounds: int, report: Report) -> None:
 
 
 def bench_listing(sizes: list[int], rounds: dict[str, int], report: Report, *, quick: bool):
-    from mlvc_jupyter.core.summary import LISTING_FORMAT
+    from mlvc_jupyter.core.recording.summary import LISTING_FORMAT
 
     baseline_format = "--format=%(objectname) %(refname) %(subject)"
     described = {

@@ -113,7 +113,7 @@ class Demo:
 
     def git(self, *args: str) -> str:
         """Run git in the scratch repository as its user would (status never takes a lock)."""
-        from mlvc_jupyter.core._git import Git
+        from mlvc_jupyter.core.repo.runner import Git
 
         # GIT_OPTIONAL_LOCKS=0: a plain `git status` may rewrite the index it is checking.
         out = Git(self.root).run(*args, env={"GIT_OPTIONAL_LOCKS": "0"})
@@ -409,7 +409,7 @@ def _files_under(root: Path) -> dict[str, str]:
 def _digest(path: Path) -> str:
     data = path.read_bytes()
     if path.suffix == ".ipynb":
-        from mlvc_jupyter.core.notebooks import strip_bytes
+        from mlvc_jupyter.core.notebooks.strip import strip_bytes
 
         data = strip_bytes(data)
     return hashlib.sha256(data).hexdigest()

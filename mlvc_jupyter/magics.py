@@ -32,7 +32,7 @@ from IPython.utils.process import arg_split  # type: ignore[attr-defined]  # pub
 
 from mlvc_jupyter import display
 from mlvc_jupyter.errors import MlvcError
-from mlvc_jupyter.kernel_context import KernelSession
+from mlvc_jupyter.kernel import KernelSession
 
 if TYPE_CHECKING:
     from mlvc_jupyter.core.manager import ExperimentManager
@@ -337,7 +337,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 def unload_ipython_extension(ipython: Any) -> None:
     """Wait for queued background checkpoints (``%unload_ext mlvc_jupyter``)."""
-    from mlvc_jupyter.core.worker import wait_all
+    from mlvc_jupyter.core.recording.worker import wait_all
 
     try:
         wait_all()

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from mlvc_jupyter.core.configs import flatten
+from mlvc_jupyter.core.configs.values import flatten
 
 if TYPE_CHECKING:
     from mlvc_jupyter.core.records import (

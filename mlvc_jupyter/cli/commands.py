@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlvc_jupyter import render
-from mlvc_jupyter.core.configs import load_config_file
+from mlvc_jupyter.core.configs.values import load_config_file
 from mlvc_jupyter.errors import MlvcError, NotARepositoryError
 
 if TYPE_CHECKING:
@@ -252,7 +252,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_strip(args: argparse.Namespace) -> int:
-    from mlvc_jupyter.core.notebooks import UnreadableNotebookError, strip_bytes
+    from mlvc_jupyter.core.notebooks.strip import UnreadableNotebookError, strip_bytes
 
     extra_keys, keep_tag = _strip_settings(args)
 
@@ -301,8 +301,8 @@ def _describe(exc: MlvcError | OSError) -> tuple[str, str | None]:
 
 def _strip_settings(args: argparse.Namespace) -> tuple[tuple[str, ...], str]:
     """Return (extra keys, keep tag) from the settings of the repository at -C, or defaults."""
-    from mlvc_jupyter.core.repository import Repository
-    from mlvc_jupyter.core.settings import Settings
+    from mlvc_jupyter.core.repo.repository import Repository
+    from mlvc_jupyter.core.repo.settings import Settings
 
     folder = Path(args.C).expanduser()
     settings = Settings()  # outside a repository: nbstripout's defaults
@@ -324,7 +324,7 @@ def _replace_file(path: Path, content: bytes) -> None:
 
 
 def cmd_filter(args: argparse.Namespace) -> int:
-    from mlvc_jupyter.core import gitfilter
+    from mlvc_jupyter.core.notebooks import gitfilter
 
     action = {
         "install": gitfilter.install_filter,

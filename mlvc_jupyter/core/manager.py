@@ -15,8 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mlvc_jupyter.core import config_snapshots, export, labels, listing, reproduce, timings
-from mlvc_jupyter.core.experiments import ExperimentWriter, metrics_file
+from mlvc_jupyter.core.configs import saved as config_snapshots
+from mlvc_jupyter.core.reading import export, listing
+from mlvc_jupyter.core.recording import timings
+from mlvc_jupyter.core.recording.writer import ExperimentWriter, metrics_file
 from mlvc_jupyter.core.records import (
     Checkpoint,
     CommitInfo,
@@ -27,8 +29,10 @@ from mlvc_jupyter.core.records import (
     FileVersionInfo,
     RepoStatus,
 )
-from mlvc_jupyter.core.refs import validate_experiment_id, validate_tag_name
-from mlvc_jupyter.core.repository import Repository
+from mlvc_jupyter.core.repo.refs import validate_experiment_id, validate_tag_name
+from mlvc_jupyter.core.repo.repository import Repository
+from mlvc_jupyter.core.reproduction import worktree as reproduce
+from mlvc_jupyter.core.sharing import tags_and_branches as labels
 from mlvc_jupyter.core.tracking import Tracker, create_tracker
 from mlvc_jupyter.errors import MlvcError
 

@@ -18,7 +18,7 @@ import pytest
 
 from mlvc_jupyter.cli import build_parser, main
 from mlvc_jupyter.core.manager import ExperimentManager
-from mlvc_jupyter.core.notebooks import strip_bytes
+from mlvc_jupyter.core.notebooks.strip import strip_bytes
 from tests.conftest import GitRepo, git
 
 VERBS = [

@@ -19,7 +19,7 @@ from traitlets.config import Config
 
 from mlvc_jupyter.cli import main
 from mlvc_jupyter.core.manager import ExperimentManager
-from mlvc_jupyter.core.worker import MESSAGE_SEPARATOR, worker_for
+from mlvc_jupyter.core.recording.worker import MESSAGE_SEPARATOR, worker_for
 from mlvc_jupyter.display import (
     CheckpointView,
     DiffView,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from mlvc_jupyter.core.code_capture import (
+from mlvc_jupyter.core.environment.code import (
     code_cells,
     local_modules,
     match_cells,

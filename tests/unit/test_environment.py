@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import mlvc_jupyter
-from mlvc_jupyter.core.environment import (
+from mlvc_jupyter.core.environment.capture import (
     capture_environment,
     compare_environments,
     file_sha256,
@@ -115,7 +115,7 @@ def test_cuda_visible_devices_is_read_each_call(monkeypatch: pytest.MonkeyPatch)
 
 def test_gpu_is_none_without_torch_and_torch_is_not_imported() -> None:
     code = (
-        "import sys, json; from mlvc_jupyter.core.environment import capture_environment;"
+        "import sys, json; from mlvc_jupyter.core.environment.capture import capture_environment;"
         "env = capture_environment();"
         "print(json.dumps([env['gpu'], 'torch' in sys.modules, 'tensorflow' in sys.modules]))"
     )

@@ -12,14 +12,14 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 import mlvc_jupyter
-from mlvc_jupyter.core.gitfilter import (
+from mlvc_jupyter.core.notebooks.gitfilter import (
     ATTRIBUTES_LINE,
     CLEAN_COMMAND,
     filter_status,
     install_filter,
     uninstall_filter,
 )
-from mlvc_jupyter.core.notebooks import strip_bytes
+from mlvc_jupyter.core.notebooks.strip import strip_bytes
 from mlvc_jupyter.errors import NotARepositoryError
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ STAND_IN_CLEAN = shlex.join(
     [
         sys.executable,
         "-c",
-        "import sys; from mlvc_jupyter.core.notebooks import strip_bytes; "
+        "import sys; from mlvc_jupyter.core.notebooks.strip import strip_bytes; "
         "sys.stdout.buffer.write(strip_bytes(sys.stdin.buffer.read()))",
     ]
 )

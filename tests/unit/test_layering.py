@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import pkgutil
 import subprocess
 import sys
 
-import pytest
+import mlvc_jupyter.core
 
 FORBIDDEN_IN_CORE = ("IPython", "ipywidgets", "ipykernel", "jupyter_server", "tornado")
 
@@ -17,17 +18,27 @@ def _loaded_after(statement: str) -> set[str]:
     return {name.split(".")[0] for name in json.loads(out.stdout)}
 
 
-@pytest.mark.parametrize(
-    "statement",
-    [
-        "import mlvc_jupyter.core.manager",
-        "import mlvc_jupyter.core.snapshot, mlvc_jupyter.core.listing, mlvc_jupyter.core.reproduce",
-        "import mlvc_jupyter.api",
-    ],
-    ids=["manager", "modules", "api"],
-)
-def test_core_imports_no_jupyter_ui(statement: str) -> None:
+def _core_modules() -> list[str]:
+    walk = pkgutil.walk_packages(mlvc_jupyter.core.__path__, prefix="mlvc_jupyter.core.")
+    return sorted(info.name for info in walk)
+
+
+def test_every_core_module_is_checked() -> None:
+    """The walk finds the subpackages' modules, so a new module cannot slip past the check."""
+    modules = _core_modules()
+    assert "mlvc_jupyter.core.recording.tree" in modules
+    assert "mlvc_jupyter.core.tracking.local" in modules
+    assert len(modules) >= 30
+
+
+def test_no_core_module_imports_the_jupyter_ui() -> None:
+    """Every module under core/, imported in one fresh interpreter, loads none of the UI stack."""
+    statement = "; ".join(f"import {name}" for name in _core_modules())
     assert _loaded_after(statement).isdisjoint(FORBIDDEN_IN_CORE)
+
+
+def test_api_imports_no_jupyter_ui() -> None:
+    assert _loaded_after("import mlvc_jupyter.api").isdisjoint(FORBIDDEN_IN_CORE)
 
 
 def test_package_import_defers_heavy_modules() -> None:

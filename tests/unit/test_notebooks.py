@@ -21,7 +21,7 @@ from nbformat.v4 import (
 )
 
 import mlvc_jupyter
-from mlvc_jupyter.core.notebooks import UnreadableNotebookError, strip_bytes, strip_notebook
+from mlvc_jupyter.core.notebooks.strip import UnreadableNotebookError, strip_bytes, strip_notebook
 from mlvc_jupyter.errors import ConfigError
 
 PNG = (  # a 1x1 image, base64 as Jupyter stores it
@@ -116,7 +116,7 @@ def test_bytes_equal_what_nbformat_writes_after_loading_the_stripped_notebook() 
 
 def test_importing_the_module_does_not_import_nbformat() -> None:
     # import nbformat costs ~0.9 s where Jupyter installed rfc3987-syntax (jsonschema#1428)
-    code = "import sys, mlvc_jupyter.core.notebooks; print('nbformat' in sys.modules)"
+    code = "import sys, mlvc_jupyter.core.notebooks.strip; print('nbformat' in sys.modules)"
     root = Path(mlvc_jupyter.__file__).resolve().parent.parent
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=root, capture_output=True, check=True, text=True

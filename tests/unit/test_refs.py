@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlvc_jupyter.core.refs import (
+from mlvc_jupyter.core.repo.refs import (
     experiment_ref,
     validate_branch_name,
     validate_experiment_id,

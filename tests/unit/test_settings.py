@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mlvc_jupyter.core.settings import Settings, load_settings, parse_size
+from mlvc_jupyter.core.repo.settings import Settings, load_settings, parse_size
 from mlvc_jupyter.errors import ConfigError
 
 MIB = 1024 * 1024

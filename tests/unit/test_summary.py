@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from mlvc_jupyter.core.summary import (
+from mlvc_jupyter.core.recording.summary import (
     SUMMARY_MARKER,
     TAG_MARKER,
     format_message,

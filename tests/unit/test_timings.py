@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlvc_jupyter.core import timings
+from mlvc_jupyter.core.recording import timings
 
 
 @pytest.mark.parametrize("count", [0, 1, 5000], ids=["empty", "one", "long"])

@@ -14,7 +14,7 @@ import pytest
 
 import mlvc_jupyter
 from mlvc_jupyter.core.manager import ExperimentManager
-from mlvc_jupyter.core.worker import MESSAGE_SEPARATOR, CommitWorker, wait_all, worker_for
+from mlvc_jupyter.core.recording.worker import MESSAGE_SEPARATOR, CommitWorker, wait_all, worker_for
 from mlvc_jupyter.errors import MlvcError
 
 ROOT = Path(mlvc_jupyter.__file__).parents[1]
@@ -200,7 +200,7 @@ def test_interpreter_exit_drains_the_queue(git_repo: Any) -> None:
         import sys
         sys.path.insert(0, {str(ROOT)!r})
         from mlvc_jupyter.core.manager import ExperimentManager
-        from mlvc_jupyter.core.worker import worker_for
+        from mlvc_jupyter.core.recording.worker import worker_for
         worker = worker_for(ExperimentManager({str(git_repo.path)!r}))
         for i in range(5):
             worker.submit("exp", message=f"queued {{i}}")
@@ -219,7 +219,7 @@ def test_an_error_at_exit_is_reported_on_stderr(git_repo: Any) -> None:
         import sys
         sys.path.insert(0, {str(ROOT)!r})
         from mlvc_jupyter.core.manager import ExperimentManager
-        from mlvc_jupyter.core.worker import worker_for
+        from mlvc_jupyter.core.recording.worker import worker_for
         worker_for(ExperimentManager({str(git_repo.path)!r})).submit("never-started")
         """
     )

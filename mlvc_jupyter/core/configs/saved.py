@@ -7,12 +7,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mlvc_jupyter.core import configs as configs_mod
-from mlvc_jupyter.core import listing
-from mlvc_jupyter.core.experiments import ExperimentWriter, now
+from mlvc_jupyter.core.configs import values as configs_mod
+from mlvc_jupyter.core.reading import listing
+from mlvc_jupyter.core.recording.writer import ExperimentWriter, now
 from mlvc_jupyter.core.records import ConfigChange
-from mlvc_jupyter.core.refs import EXPERIMENTS, is_experiment_id
-from mlvc_jupyter.core.repository import Repository
+from mlvc_jupyter.core.repo.refs import EXPERIMENTS, is_experiment_id
+from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import ConfigError
 
 __all__ = ["config_changes", "create", "load", "restore"]

@@ -18,20 +18,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mlvc_jupyter.core import configs as configs_mod
-from mlvc_jupyter.core import timings
-from mlvc_jupyter.core.environment import capture_environment
-from mlvc_jupyter.core.records import Checkpoint, SnapshotTree
-from mlvc_jupyter.core.refs import EXPERIMENTS, SAFETY, experiment_ref, validate_experiment_id
-from mlvc_jupyter.core.repository import Repository
-from mlvc_jupyter.core.snapshot import Snapshotter
-from mlvc_jupyter.core.summary import (
+from mlvc_jupyter.core.configs import values as configs_mod
+from mlvc_jupyter.core.environment.capture import capture_environment
+from mlvc_jupyter.core.recording import timings
+from mlvc_jupyter.core.recording.summary import (
     SCHEMA_VERSION,
     format_message,
     jsonable_number,
     parse_summary,
     summary_to_checkpoint,
 )
+from mlvc_jupyter.core.recording.tree import Snapshotter
+from mlvc_jupyter.core.records import Checkpoint, SnapshotTree
+from mlvc_jupyter.core.repo.refs import EXPERIMENTS, SAFETY, experiment_ref, validate_experiment_id
+from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import (
     ExperimentExistsError,
     ExperimentNotFoundError,

@@ -6,8 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from mlvc_jupyter.core.listing import get
-from mlvc_jupyter.core.repository import Repository
+from mlvc_jupyter.core.reading.listing import get
+from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import DirtyWorkingTreeError, MlvcError
 
 __all__ = ["default_worktree", "materialise", "worktree_of"]

@@ -5,18 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mlvc_jupyter.core.configs import diff_params, flatten
-from mlvc_jupyter.core.experiments import RECORD_PATH
-from mlvc_jupyter.core.records import (
-    Checkpoint,
-    ExperimentDiff,
-    ExperimentRecord,
-    ExperimentSummary,
-    LargeFile,
-)
-from mlvc_jupyter.core.refs import EXPERIMENTS, experiment_ref, validate_experiment_id
-from mlvc_jupyter.core.repository import Repository
-from mlvc_jupyter.core.summary import (
+from mlvc_jupyter.core.configs.values import diff_params, flatten
+from mlvc_jupyter.core.recording.summary import (
     LISTING_FORMAT,
     TAGS_FORMAT,
     parse_listing,
@@ -24,6 +14,16 @@ from mlvc_jupyter.core.summary import (
     parse_tag_targets,
     summary_to_checkpoint,
 )
+from mlvc_jupyter.core.recording.writer import RECORD_PATH
+from mlvc_jupyter.core.records import (
+    Checkpoint,
+    ExperimentDiff,
+    ExperimentRecord,
+    ExperimentSummary,
+    LargeFile,
+)
+from mlvc_jupyter.core.repo.refs import EXPERIMENTS, experiment_ref, validate_experiment_id
+from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import ExperimentNotFoundError
 
 __all__ = ["diff", "get", "history", "list_all", "show"]

@@ -7,10 +7,10 @@ import os
 import zipfile
 from pathlib import Path
 
-from mlvc_jupyter.core import configs as configs_mod
-from mlvc_jupyter.core.experiments import METRICS_PATH
-from mlvc_jupyter.core.listing import show
-from mlvc_jupyter.core.repository import Repository
+from mlvc_jupyter.core.configs import values as configs_mod
+from mlvc_jupyter.core.reading.listing import show
+from mlvc_jupyter.core.recording.writer import METRICS_PATH
+from mlvc_jupyter.core.repo.repository import Repository
 
 __all__ = ["export_zip"]
 

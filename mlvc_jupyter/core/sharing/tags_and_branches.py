@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from mlvc_jupyter.core.listing import get
-from mlvc_jupyter.core.refs import validate_branch_name, validate_tag_name
-from mlvc_jupyter.core.repository import Repository
-from mlvc_jupyter.core.summary import TAG_MARKER
+from mlvc_jupyter.core.reading.listing import get
+from mlvc_jupyter.core.recording.summary import TAG_MARKER
+from mlvc_jupyter.core.repo.refs import validate_branch_name, validate_tag_name
+from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import DirtyWorkingTreeError, GitOperationError, MlvcError
 
 __all__ = ["BRANCH_PREFIX", "branch", "switch", "tag"]

@@ -22,10 +22,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlvc_jupyter.core.environment import file_sha256
-from mlvc_jupyter.core.notebooks import strip_bytes
+from mlvc_jupyter.core.environment.capture import file_sha256
+from mlvc_jupyter.core.notebooks.strip import strip_bytes
 from mlvc_jupyter.core.records import LargeFile, SnapshotTree
-from mlvc_jupyter.core.repository import Repository, parse_status_entries
+from mlvc_jupyter.core.repo.repository import Repository, parse_status_entries
 from mlvc_jupyter.errors import GitOperationError, UnreadableNotebookError
 
 __all__ = ["ExtraFiles", "Snapshotter"]

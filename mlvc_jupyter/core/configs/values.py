@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePath
 from typing import Any
 
-from mlvc_jupyter.core.summary import jsonable_number
+from mlvc_jupyter.core.recording.summary import jsonable_number
 from mlvc_jupyter.errors import ConfigError
 
 __all__ = [

@@ -33,7 +33,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
-from mlvc_jupyter.core.configs import copy_json
+from mlvc_jupyter.core.configs.values import copy_json
 from mlvc_jupyter.errors import ConfigError, UnreadableNotebookError
 
 __all__ = [

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
-from mlvc_jupyter.core.configs import copy_json
+from mlvc_jupyter.core.configs.values import copy_json
 
 __all__ = [
     "EnvironmentChange",

@@ -17,7 +17,7 @@ into the warnings a user should see.
 
 :func:`code_cells` reads a saved notebook's code cells and :func:`match_cells` matches executed
 inputs to them, which tells whether the cells ran top to bottom (see
-:mod:`mlvc_jupyter.kernel_context` for the definition of out of order).
+:mod:`mlvc_jupyter.kernel` for the definition of out of order).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlvc_jupyter.core._git import Git
+from mlvc_jupyter.core.repo.runner import Git
 from mlvc_jupyter.errors import GitOperationError
 
 __all__ = ["code_cells", "local_modules", "match_cells", "module_warnings", "system_prefixes"]

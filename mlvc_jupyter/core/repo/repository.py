@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from mlvc_jupyter.core._git import Git, RepoPaths, discover
-from mlvc_jupyter.core.gitignore import ML_GITIGNORE
 from mlvc_jupyter.core.records import CommitInfo, FileVersionInfo, GitStatus, RepoStatus
-from mlvc_jupyter.core.settings import Settings, load_settings
+from mlvc_jupyter.core.repo.gitignore import ML_GITIGNORE
+from mlvc_jupyter.core.repo.runner import Git, RepoPaths, discover
+from mlvc_jupyter.core.repo.settings import Settings, load_settings
 from mlvc_jupyter.errors import MlvcError, NotARepositoryError
 
 __all__ = ["Repository", "StatusEntries", "parse_status_entries"]

@@ -35,8 +35,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlvc_jupyter.core.code_capture import code_cells, local_modules, match_cells, module_warnings
-from mlvc_jupyter.core.worker import CommitWorker, worker_for
+from mlvc_jupyter.core.environment.code import (
+    code_cells,
+    local_modules,
+    match_cells,
+    module_warnings,
+)
+from mlvc_jupyter.core.recording.worker import CommitWorker, worker_for
 from mlvc_jupyter.errors import MlvcError
 
 if TYPE_CHECKING:
@@ -117,7 +122,7 @@ def details(snapshot: KernelSnapshot, root: Path) -> dict[str, Any]:
     Keys: ``notebook`` (relative to ``root`` when inside it), ``execution`` (the most recent
     executed inputs: ``count``, ``source`` cut to :data:`MAX_SOURCE` characters, ``cell``: the
     matching cell's index in the saved notebook or None), ``out_of_order``, ``local_modules``
-    (see :mod:`mlvc_jupyter.core.code_capture`), ``warnings``, and ``seed`` with ``seeded`` (the
+    (see :mod:`mlvc_jupyter.core.environment.code`), ``warnings``, and ``seed`` with ``seeded`` (the
     libraries seeded) when a seed was given.
     """
     warnings: list[str] = []

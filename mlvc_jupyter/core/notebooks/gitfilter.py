@@ -24,7 +24,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mlvc_jupyter.core._git import Git, discover
+from mlvc_jupyter.core.repo.runner import Git, discover
 from mlvc_jupyter.errors import MlvcError
 
 __all__ = [

@@ -1,0 +1,1 @@
+"""Configs: deterministic serialisation, dotted params and diffs, and saved config files."""

@@ -1,0 +1,1 @@
+"""What an experiment ran on: interpreter, packages, hardware, data fingerprints, imported code."""

@@ -1,0 +1,1 @@
+"""Reading experiments back: listings, queries, records, history, diffs and export archives."""

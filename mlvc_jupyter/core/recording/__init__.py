@@ -1,0 +1,1 @@
+"""Recording experiments: checkpoint trees via a private index, commits, CAS ref updates."""

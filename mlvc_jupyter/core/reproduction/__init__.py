@@ -1,0 +1,1 @@
+"""Reproduction: materialise an experiment's checkpoint outside the user's working tree."""
