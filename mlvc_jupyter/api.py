@@ -11,7 +11,6 @@ Class and method names, argument order and return values follow the spec's usage
 from __future__ import annotations
 
 import os
-import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -28,6 +27,7 @@ from mlvc_jupyter.core.records import (
     GitStatus,
     RepoStatus,
 )
+from mlvc_jupyter.core.session import ExperimentSession
 from mlvc_jupyter.core.tracking import Tracker
 
 __all__ = [
@@ -67,7 +67,7 @@ class VersionControlManager:
 
     def create_config_snapshot(self, configs: Any) -> str:
         """Save configs and the tracked config files to a JSON snapshot; return its path."""
-        return str(self.manager.snapshot_configs(configs))
+        return str(self.manager.save_configs(configs))
 
     def load_config_snapshot(self, snapshot_file: str | os.PathLike[str]) -> Any:
         """Return the configs saved in a config snapshot."""
@@ -178,13 +178,18 @@ class ExperimentVersionControl(VersionControlManager):
 class IntegratedVersionControl:
     """Experiments with version control and metric tracking together.
 
-    ``vc_manager`` is the :class:`ExperimentVersionControl` this class delegates to.
+    ``vc_manager`` is the :class:`ExperimentVersionControl` this class delegates to; each
+    running experiment is a core :class:`~mlvc_jupyter.core.session.ExperimentSession`.
     """
 
     def __init__(self, project_root: str | os.PathLike[str] = ".") -> None:
         self.vc_manager = ExperimentVersionControl(project_root)
-        self.trackers: dict[str, Tracker] = {}
-        self._run_managers: dict[str, ExperimentManager] = {}
+        self.sessions: dict[str, ExperimentSession] = {}
+
+    @property
+    def trackers(self) -> dict[str, Tracker]:
+        """Return the tracker of each running experiment that has one, by id."""
+        return {k: s.tracker for k, s in self.sessions.items() if s.tracker is not None}
 
     def start_integrated_experiment(
         self,
@@ -195,13 +200,13 @@ class IntegratedVersionControl:
         tracking_backend: str = "local",
     ) -> tuple[str, Tracker]:
         """Start an experiment with a metric tracker; return (commit hash, tracker)."""
-        manager = self.vc_manager.manager
-        tracker = manager.tracker(experiment_id, backend=tracking_backend)
-        commit = self.vc_manager.start_experiment(
-            experiment_id, experiment_name, configs, create_branch=create_branch
-        )
-        self.trackers[experiment_id] = tracker
-        return commit, tracker
+        session, checkpoint = ExperimentSession.start(
+            self.vc_manager.manager, experiment_id, backend=tracking_backend,
+            name=experiment_name, configs=configs, create_branch=create_branch,
+        )  # fmt: skip
+        self.sessions[experiment_id] = session
+        assert session.tracker is not None  # a backend was named
+        return checkpoint.commit, session.tracker
 
     def commit_experiment_changes(
         self,
@@ -211,12 +216,11 @@ class IntegratedVersionControl:
         message: str = "checkpoint",
     ) -> str:
         """Flush the metrics logged so far and record a checkpoint; return its commit hash."""
-        self._flush(experiment_id)
-        return (
-            self._manager(experiment_id)
-            .commit(experiment_id, message=message, configs=configs, name=experiment_name)
-            .commit
+        checkpoint = self._session(experiment_id).commit(
+            message=message, configs=configs, name=experiment_name
         )
+        assert checkpoint is not None  # recorded now, not queued
+        return checkpoint.commit
 
     def end_integrated_experiment(
         self,
@@ -228,42 +232,18 @@ class IntegratedVersionControl:
         status: str = "success",
     ) -> str:
         """End the experiment; final metrics default to the last value of each logged metric."""
-        return self._finish(
-            experiment_id, name=experiment_name, configs=configs, metrics=final_metrics,
-            tag=tag, status=status,
-        )  # fmt: skip
-
-    def _finish(
-        self,
-        experiment_id: str,
-        *,
-        name: str,
-        configs: Any = None,
-        metrics: Mapping[str, Any] | None = None,
-        tag: str | None = None,
-        status: str = "success",
-        message: str | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> str:
-        tracker = self.trackers.get(experiment_id)
-        if tracker is not None:
-            tracker.flush()
-            if metrics is None:
-                metrics = tracker.final_metrics()
-        checkpoint = self._manager(experiment_id).end(
-            experiment_id, metrics=metrics, status=status, tag=tag, configs=configs,
-            name=name, message=message, details=details,
-        )  # fmt: skip
-        if tracker is not None:
-            tracker.close()
-            del self.trackers[experiment_id]
-        self._run_managers.pop(experiment_id, None)
+        checkpoint = self._session(experiment_id).end(
+            metrics=final_metrics, status=status, tag=tag, configs=configs, name=experiment_name
+        )
+        del self.sessions[experiment_id]
         return checkpoint.commit
 
     def create_experiment_snapshot(self, experiment_id: str) -> str:
         """Write a zip with configs, git info, final metrics, metric history and a reproduce
         script; return its path."""
-        self._flush(experiment_id)
+        session = self.sessions.get(experiment_id)
+        if session is not None:
+            session.flush()
         return str(self.vc_manager.manager.export(experiment_id))
 
     def reproduce_integrated_experiment(
@@ -278,28 +258,28 @@ class IntegratedVersionControl:
         """
         manager = self.vc_manager.manager
         original = manager.show(experiment_id)
-        worktree = manager.reproduce(experiment_id)
-        run_manager = ExperimentManager(worktree, init=False)
+        run_manager = ExperimentManager(manager.reproduce(experiment_id), init=False)
         run_id = _next_run_id(manager, experiment_id)
-        tracker = manager.tracker(run_id, backend=tracking_backend)
-        run_manager.start(
-            run_id,
-            name=f"reproduction of {original.summary.name}",
-            configs=original.configs,
+        session, _ = ExperimentSession.start(
+            run_manager, run_id, backend=tracking_backend,
+            name=f"reproduction of {original.summary.name}", configs=original.configs,
             details={"reproduces": experiment_id},
-        )
-        self.trackers[run_id] = tracker
-        self._run_managers[run_id] = run_manager
-        return tracker
+        )  # fmt: skip
+        self.sessions[run_id] = session
+        assert session.tracker is not None  # a backend was named
+        return session.tracker
 
-    def _manager(self, experiment_id: str) -> ExperimentManager:
-        """Return the manager recording ``experiment_id``: a reproduction's worktree, or ours."""
-        return self._run_managers.get(experiment_id) or self.vc_manager.manager
+    def _session(self, experiment_id: str) -> ExperimentSession:
+        """Return the running experiment's session, attaching to one this object did not start.
 
-    def _flush(self, experiment_id: str) -> None:
-        tracker = self.trackers.get(experiment_id)
-        if tracker is not None:
-            tracker.flush()
+        Raises:
+            ExperimentNotFoundError: no such experiment.
+        """
+        session = self.sessions.get(experiment_id)
+        if session is None:
+            session = ExperimentSession.attach(self.vc_manager.manager, experiment_id)
+            self.sessions[experiment_id] = session
+        return session
 
 
 def _next_run_id(manager: ExperimentManager, experiment_id: str) -> str:
@@ -332,12 +312,6 @@ def integrated_experiment_context(
     try:
         yield vc, tracker, commit
     except BaseException as exc:
-        vc._finish(
-            experiment_id,
-            name=experiment_name,
-            status="failed",
-            message=f"failed: {type(exc).__name__}: {exc}"[:500],
-            details={"error": "".join(traceback.format_exception(exc))[-4000:]},
-        )
+        vc.sessions.pop(experiment_id).end(name=experiment_name, error=exc)
         raise
     vc.end_integrated_experiment(experiment_id, experiment_name, configs)

@@ -3,7 +3,7 @@ local code is imported, seeding, and the kernel's session (its repository and ac
 
 :class:`KernelSession` is what the magics keep per kernel; its methods raise
 :class:`~mlvc_jupyter.errors.MlvcError`, which the magics turn into IPython's ``UsageError``.
-:func:`capture` takes a cheap snapshot of the kernel (the notebook path, the raw In[] history,
+:func:`capture` captures the kernel cheaply (the notebook path, the raw In[] history,
 ``sys.modules``); :func:`details` turns it into the ``details`` mapping that start/commit/end
 record, running git where needed. The split lets a background checkpoint capture the kernel at
 once and do the git work later.
@@ -29,7 +29,6 @@ import importlib.util
 import os
 import random
 import sys
-import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,7 @@ from mlvc_jupyter.core.environment.code import (
     match_cells,
     module_warnings,
 )
-from mlvc_jupyter.core.recording.worker import CommitWorker, worker_for
+from mlvc_jupyter.core.session import ExperimentSession
 from mlvc_jupyter.errors import MlvcError
 
 if TYPE_CHECKING:
@@ -51,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KernelSession",
-    "KernelSnapshot",
+    "KernelCapture",
     "capture",
     "details",
     "notebook_path",
@@ -70,7 +69,7 @@ _MANAGERS: dict[Path, ExperimentManager] = {}
 
 
 @dataclass(frozen=True, slots=True)
-class KernelSnapshot:
+class KernelCapture:
     """What :func:`details` needs, copied from the kernel at one moment."""
 
     notebook: Path | None
@@ -105,9 +104,9 @@ def capture(
     notebook: str | os.PathLike[str] | None = None,
     seed: int | None = None,
     seeded: Sequence[str] = (),
-) -> KernelSnapshot:
+) -> KernelCapture:
     """Copy the notebook path, In[] history and ``sys.modules`` (microseconds, no git)."""
-    return KernelSnapshot(
+    return KernelCapture(
         notebook=notebook_path(shell, notebook),
         inputs=list(shell.history_manager.input_hist_raw),
         modules=sys.modules.copy(),
@@ -116,8 +115,8 @@ def capture(
     )
 
 
-def details(snapshot: KernelSnapshot, root: Path) -> dict[str, Any]:
-    """Return the ``details`` a checkpoint records for ``snapshot``.
+def details(captured: KernelCapture, root: Path) -> dict[str, Any]:
+    """Return the ``details`` a checkpoint records for ``captured``.
 
     Keys: ``notebook`` (relative to ``root`` when inside it), ``execution`` (the most recent
     executed inputs: ``count``, ``source`` cut to :data:`MAX_SOURCE` characters, ``cell``: the
@@ -126,16 +125,16 @@ def details(snapshot: KernelSnapshot, root: Path) -> dict[str, Any]:
     libraries seeded) when a seed was given.
     """
     warnings: list[str] = []
-    executed = [(n, src) for n, src in enumerate(snapshot.inputs) if n and src.strip()]
-    cells = code_cells(snapshot.notebook) if snapshot.notebook else None
-    if snapshot.notebook and cells is None:
-        warnings.append(f"Could not read the notebook {snapshot.notebook}: cell order unknown.")
+    executed = [(n, src) for n, src in enumerate(captured.inputs) if n and src.strip()]
+    cells = code_cells(captured.notebook) if captured.notebook else None
+    if captured.notebook and cells is None:
+        warnings.append(f"Could not read the notebook {captured.notebook}: cell order unknown.")
     positions, out_of_order = match_cells([src for _, src in executed], cells)
     unmatched = sum(1 for p in positions if p is None) if cells is not None else 0
     if unmatched:
         warnings.append(
             f"{unmatched} executed input(s) match no cell of the saved notebook (edited, deleted "
-            "or not saved yet): save the notebook so the snapshot holds the code that ran."
+            "or not saved yet): save the notebook so the checkpoint holds the code that ran."
         )
     if len(executed) > MAX_EXECUTIONS:
         warnings.append(f"Only the last {MAX_EXECUTIONS} of {len(executed)} inputs are recorded.")
@@ -143,17 +142,17 @@ def details(snapshot: KernelSnapshot, root: Path) -> dict[str, Any]:
         {"count": n, "source": _cut(src), "cell": pos}
         for (n, src), pos in list(zip(executed, positions, strict=True))[-MAX_EXECUTIONS:]
     ]
-    modules = local_modules(root, snapshot.modules)
+    modules = local_modules(root, captured.modules)
     result: dict[str, Any] = {
-        "notebook": _shown_path(snapshot.notebook, root),
+        "notebook": _shown_path(captured.notebook, root),
         "execution": execution,
         "out_of_order": out_of_order,
         "local_modules": modules,
         "warnings": warnings + module_warnings(modules),
     }
-    if snapshot.seed is not None:
-        result["seed"] = snapshot.seed
-        result["seeded"] = list(snapshot.seeded)
+    if captured.seed is not None:
+        result["seed"] = captured.seed
+        result["seeded"] = list(captured.seeded)
     return result
 
 
@@ -199,16 +198,20 @@ def open_manager(path: str | os.PathLike[str]) -> ExperimentManager:
 
 
 class KernelSession:
-    """What one kernel remembers between magics: its repository and its active experiment."""
+    """What one kernel remembers between magics: its repository and its running experiment.
+
+    The experiment itself is a core :class:`~mlvc_jupyter.core.session.ExperimentSession`;
+    this class adds only what a kernel knows (the notebook, its variables, its seed) and hands
+    it down as plain ``details``.
+    """
 
     def __init__(self, shell: Any) -> None:
         self.shell = shell
         self._manager: ExperimentManager | None = None
-        self.active: str | None = None
+        self.run: ExperimentSession | None = None
         self.notebook: str | None = None
         self.seed: int | None = None
         self.seeded: tuple[str, ...] = ()
-        self.tracker: Tracker | None = None
 
     @property
     def manager(self) -> ExperimentManager:
@@ -217,15 +220,21 @@ class KernelSession:
             self._manager = open_manager(os.getcwd())
         return self._manager
 
+    @property
+    def active(self) -> str | None:
+        """Return the running experiment's id, or None."""
+        return self.run.experiment_id if self.run is not None else None
+
+    @property
+    def tracker(self) -> Tracker | None:
+        """Return the running experiment's metric tracker, if it has one."""
+        return self.run.tracker if self.run is not None else None
+
     def use(self, path: str | os.PathLike[str]) -> ExperimentManager:
         """Record this kernel's experiments in the repository holding ``path`` from now on."""
         self.refuse_other_active()
         self._manager = open_manager(path)
         return self._manager
-
-    def worker(self) -> CommitWorker:
-        """Return the repository's background checkpoint worker."""
-        return worker_for(self.manager)
 
     # -- the notebook's variables ---------------------------------------------------------------
 
@@ -251,14 +260,12 @@ class KernelSession:
         return value
 
     def metrics(self, name: str | None) -> Mapping[str, Any] | None:
-        """Return the metrics dict ``name``, else the tracker's last values, else None.
+        """Return the metrics dict ``name``, or None (the session then takes the tracker's).
 
         Raises:
             MlvcError: no such variable, or it is not a dict.
         """
         value = self.variable(name, "--metrics")
-        if value is None and self.tracker is not None:
-            return self.tracker.final_metrics()
         if value is not None and not isinstance(value, Mapping):
             raise MlvcError(
                 f"--metrics {name} is a {type(value).__name__}, not a dict.",
@@ -266,21 +273,21 @@ class KernelSession:
             )
         return value
 
-    # -- the active experiment ------------------------------------------------------------------
+    # -- the running experiment -----------------------------------------------------------------
 
-    def require_active(self, magic: str) -> str:
-        """Return the active experiment's id.
+    def require_active(self, magic: str) -> ExperimentSession:
+        """Return the running experiment's session.
 
         Raises:
-            MlvcError: none is active.
+            MlvcError: none is running in this kernel.
         """
-        if self.active is None:
+        if self.run is None:
             raise MlvcError(
                 f"No experiment is active in this kernel, so %{magic} has nothing to record.",
                 hint="Run `%vc_start EXP_ID` first (or `%vc_start EXP_ID --resume` to continue "
                 "one).",
             )
-        return self.active
+        return self.run
 
     def refuse_other_active(self, experiment_id: str | None = None) -> None:
         """Raise MlvcError when an experiment other than ``experiment_id`` is active."""
@@ -290,14 +297,14 @@ class KernelSession:
                 hint="End it first with `%vc_end` (or `%vc_end --status failed`).",
             )
 
-    def snapshot(self, **overrides: Any) -> KernelSnapshot:
+    def capture(self, **overrides: Any) -> KernelCapture:
         """Capture the kernel now, with the session's notebook and seed unless overridden."""
         options = {"notebook": self.notebook, "seed": self.seed, "seeded": self.seeded}
         return capture(self.shell, **{**options, **overrides})
 
     def details(self, **overrides: Any) -> dict[str, Any]:
         """Return the details of a checkpoint taken now."""
-        return details(self.snapshot(**overrides), self.manager.root)
+        return details(self.capture(**overrides), self.manager.root)
 
     def start(
         self,
@@ -308,69 +315,44 @@ class KernelSession:
         notebook: str | None = None,
         **options: Any,
     ) -> Checkpoint:
-        """Seed, create the tracker, record the first checkpoint and make it the active one.
+        """Seed, record the first checkpoint and make the experiment this kernel's active one.
 
+        ``track`` names a tracker backend, bound to the notebook variable ``tracker``;
         ``options`` go to :meth:`ExperimentManager.start` (name, configs, resume, ...).
         """
         self.refuse_other_active(experiment_id)
         seeded = tuple(seed_everything(seed)) if seed is not None else ()
         facts = self.details(notebook=notebook or self.notebook, seed=seed, seeded=seeded)
-        tracker = self.manager.tracker(experiment_id, backend=track) if track else None
-        try:
-            checkpoint = self.manager.start(experiment_id, details=facts, **options)
-        except BaseException:
-            if tracker is not None:
-                tracker.close()
-            raise
-        self.active, self.tracker, self.seed, self.seeded = experiment_id, tracker, seed, seeded
+        self.run, checkpoint = ExperimentSession.start(
+            self.manager, experiment_id, backend=track, details=facts, **options
+        )
+        self.seed, self.seeded = seed, seeded
         self.notebook = notebook or self.notebook
-        if tracker is not None:
-            self.shell.user_ns["tracker"] = tracker
+        if self.run.tracker is not None:
+            self.shell.user_ns["tracker"] = self.run.tracker
         return checkpoint
 
     def commit(self, *, message: str | None, configs: Any, background: bool) -> Checkpoint | None:
         """Record a checkpoint of the active experiment now, or queue it (returns None)."""
-        experiment_id = self.require_active("vc_commit")
-        worker = self.worker()
-        if background:
-            self._flush_tracker(fsync=False)
-            later = functools.partial(details, self.snapshot(), self.manager.root)
-            worker.submit(experiment_id, message=message, configs=configs, details=later)
-            return None
-        worker.wait()  # keep the order: queued checkpoints land first
-        self._flush_tracker()
-        return self.manager.commit(
-            experiment_id, message=message, configs=configs, details=self.details()
-        )
+        run = self.require_active("vc_commit")
+        if background:  # capture the kernel now; the git work happens on the worker
+            facts: Any = functools.partial(details, self.capture(), self.manager.root)
+        else:
+            facts = self.details
+        return run.commit(message=message, configs=configs, details=facts, background=background)
 
     def end(self, *, error: BaseException | None = None, **options: Any) -> Checkpoint:
-        """Wait for queued checkpoints, record the final one, and forget the experiment.
+        """Record the final checkpoint of the active experiment and forget it.
 
-        With ``error``, the experiment ends as failed with the error in its details.
-        ``options`` go to :meth:`ExperimentManager.end` (metrics, status, tag, configs).
+        ``options`` go to :meth:`ExperimentSession.end` (metrics, status, tag, configs).
         """
-        experiment_id = self.require_active("vc_end")
-        self.worker().wait()
-        self._flush_tracker()
-        facts = self.details()
-        if error is not None:
-            facts["error"] = _error_details(error)
-            options["status"] = "failed"
-        checkpoint = self.manager.end(experiment_id, details=facts, **options)
+        run = self.require_active("vc_end")
+        checkpoint = run.end(error=error, details=self.details, **options)
         self.close()
         return checkpoint
 
     def close(self) -> None:
         """Close the tracker and forget the active experiment (the repository stays)."""
-        if self.tracker is not None:
-            self.tracker.close()
-        self.active, self.tracker, self.seed, self.seeded = None, None, None, ()
-
-    def _flush_tracker(self, *, fsync: bool = True) -> None:
-        if self.tracker is not None:
-            self.tracker.flush(fsync=fsync)
-
-
-def _error_details(error: BaseException) -> dict[str, Any]:
-    lines = traceback.format_exception(type(error), error, error.__traceback__)
-    return {"type": type(error).__name__, "message": str(error), "traceback": lines[-20:]}
+        if self.run is not None:
+            self.run.close()
+        self.run, self.seed, self.seeded = None, None, ()

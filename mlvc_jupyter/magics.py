@@ -108,7 +108,7 @@ class VCMagics(Magics):
         """Show the branch, HEAD, dirty files, active experiment and its last checkpoint."""
         _parse(self.vc_status, line)
         active = self.session.active
-        last = self.manager.get(active) if active else None
+        last = self.manager.summary(active) if active else None
         return display.StatusView(self.manager.status(), active=active, last=last)
 
     # -- recording ------------------------------------------------------------------------------
@@ -297,7 +297,7 @@ class VCMagics(Magics):
         """Save the configs and the repository's config files to a config snapshot."""
         args = _parse(self.vc_snapshot, line)
         configs = self.session.variable(args.config, "--config")
-        path = self.manager.snapshot_configs(configs if configs is not None else {})
+        path = self.manager.save_configs(configs if configs is not None else {})
         return display.Notice(f"Config snapshot saved to {path}.", path)
 
     @line_magic

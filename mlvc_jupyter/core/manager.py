@@ -7,13 +7,13 @@ diff, tag, branch, reproduce, restore, ...) and returns a record; none prints.
 from __future__ import annotations
 
 import errno
-import functools
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from mlvc_jupyter.core.configs import saved as config_snapshots
 from mlvc_jupyter.core.reading import export, listing
@@ -40,35 +40,21 @@ __all__ = ["END_STATUSES", "ExperimentManager"]
 
 END_STATUSES = ("success", "failed")
 
-_T = TypeVar("_T")
 
+@contextmanager
+def _file_errors(verb: str) -> Iterator[None]:
+    """Turn the file system's own errors into a clear ``MlvcError`` at the core's boundary.
 
-def _translate_os_errors(cls: type[_T]) -> type[_T]:
-    """Wrap every public method so an ``OSError`` reaches callers as a clear ``MlvcError``.
-
-    Git failures are already ``GitOperationError``s; this catches the file system's own
-    (a folder that cannot be written, a file removed while it was being recorded, a full disk).
+    Git failures are already ``GitOperationError``s; this catches a folder that cannot be
+    written, a file removed while it was being recorded, a full disk.
     """
-    for name, member in list(vars(cls).items()):
-        if callable(member) and (name == "__init__" or not name.startswith("_")):
-            setattr(cls, name, _guarded(member))
-    return cls
-
-
-def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(*args, **kwargs)
-        except OSError as exc:
-            where = f" '{exc.filename}'" if exc.filename else ""
-            verb = "opening the repository" if method.__name__ == "__init__" else method.__name__
-            raise MlvcError(
-                f"{verb} failed: {exc.strerror or exc}{where}.",
-                hint=_os_hint(exc),
-            ) from exc
-
-    return wrapper
+    try:
+        yield
+    except OSError as exc:
+        where = f" '{exc.filename}'" if exc.filename else ""
+        raise MlvcError(
+            f"{verb} failed: {exc.strerror or exc}{where}.", hint=_os_hint(exc)
+        ) from exc
 
 
 def _os_hint(exc: OSError) -> str:
@@ -81,17 +67,17 @@ def _os_hint(exc: OSError) -> str:
     return "Retry; run with logging at DEBUG (`mlvc --verbose`) to see each step."
 
 
-@_translate_os_errors
 class ExperimentManager:
     """Experiments of one repository: record them, read them back, reproduce them."""
 
     def __init__(self, path: str | os.PathLike[str] = ".", *, init: bool = True) -> None:
-        self.repo = Repository.open(path, init=init)
-        self.writer = ExperimentWriter(self.repo)
-        # Checkpoints from several threads of one process (a background worker and the
-        # notebook) take turns: the snapshot caches are per process. Other processes are
-        # handled by compare-and-swap on the ref.
-        self._write_lock = threading.RLock()
+        with _file_errors("opening the repository"):
+            self.repo = Repository.open(path, init=init)
+            self.writer = ExperimentWriter(self.repo)
+            # Checkpoints from several threads of one process (a background worker and the
+            # notebook) take turns: the snapshot caches are per process. Other processes are
+            # handled by compare-and-swap on the ref.
+            self._write_lock = threading.RLock()
 
     @property
     def root(self) -> Path:
@@ -102,15 +88,18 @@ class ExperimentManager:
 
     def status(self) -> RepoStatus:
         """Return branch, HEAD and dirty files (the user's index is never rewritten)."""
-        return self.repo.status()
+        with _file_errors("status"):
+            return self.repo.status()
 
     def current_commit(self) -> CommitInfo | None:
         """Return HEAD's commit, or None on an unborn branch."""
-        return self.repo.current_commit()
+        with _file_errors("current_commit"):
+            return self.repo.current_commit()
 
     def file_info(self, path: str | os.PathLike[str]) -> FileVersionInfo:
         """Return a file's version at HEAD and whether it changed since."""
-        return self.repo.file_info(path)
+        with _file_errors("file_info"):
+            return self.repo.file_info(path)
 
     # -- recording -----------------------------------------------------------------------------
 
@@ -134,18 +123,21 @@ class ExperimentManager:
             ExperimentExistsError: it exists and ``resume`` is False.
             MlvcError: ``create_branch`` and branch ``mlvc/<id>`` is checked out or elsewhere.
         """
-        validate_experiment_id(experiment_id)
-        branch = self._experiment_branch(experiment_id, resume=resume) if create_branch else None
-        with self._write_lock:
-            return self.writer.start(
-                experiment_id,
-                name=name,
-                configs=configs,
-                message=message,
-                resume=resume,
-                mlvc_branch=branch,
-                details=details,
+        with _file_errors("start"):
+            validate_experiment_id(experiment_id)
+            branch = (
+                self._experiment_branch(experiment_id, resume=resume) if create_branch else None
             )
+            with self._write_lock:
+                return self.writer.start(
+                    experiment_id,
+                    name=name,
+                    configs=configs,
+                    message=message,
+                    resume=resume,
+                    mlvc_branch=branch,
+                    details=details,
+                )
 
     def _experiment_branch(self, experiment_id: str, *, resume: bool) -> str:
         name = labels.BRANCH_PREFIX + experiment_id
@@ -179,17 +171,18 @@ class ExperimentManager:
         Raises:
             ExperimentNotFoundError: the experiment was never started.
         """
-        validate_experiment_id(experiment_id)
-        with self._write_lock:
-            return self.writer.checkpoint(
-                experiment_id,
-                status="running",
-                message=message or "checkpoint",
-                name=name,
-                configs=configs,
-                metrics=metrics,
-                details=details,
-            )
+        with _file_errors("commit"):
+            validate_experiment_id(experiment_id)
+            with self._write_lock:
+                return self.writer.checkpoint(
+                    experiment_id,
+                    status="running",
+                    message=message or "checkpoint",
+                    name=name,
+                    configs=configs,
+                    metrics=metrics,
+                    details=details,
+                )
 
     def end(
         self,
@@ -210,27 +203,28 @@ class ExperimentManager:
             MlvcError: ``status`` is not success/failed, or ``tag`` exists elsewhere (checked
                 before anything is recorded).
         """
-        validate_experiment_id(experiment_id)
-        if status not in END_STATUSES:
-            raise MlvcError(
-                f"Unknown end status '{status}'.",
-                hint=f"Use one of: {', '.join(END_STATUSES)}.",
-            )
-        if tag is not None:
-            self._check_tag_free(tag)
-        with self._write_lock:
-            checkpoint = self.writer.checkpoint(
-                experiment_id,
-                status=status,
-                message=message or f"ended: {status}",
-                name=name,
-                configs=configs,
-                metrics=metrics,
-                details=details,
-            )
-        if tag is not None:
-            labels.tag(self.repo, experiment_id, tag)
-        return checkpoint
+        with _file_errors("end"):
+            validate_experiment_id(experiment_id)
+            if status not in END_STATUSES:
+                raise MlvcError(
+                    f"Unknown end status '{status}'.",
+                    hint=f"Use one of: {', '.join(END_STATUSES)}.",
+                )
+            if tag is not None:
+                self._check_tag_free(tag)
+            with self._write_lock:
+                checkpoint = self.writer.checkpoint(
+                    experiment_id,
+                    status=status,
+                    message=message or f"ended: {status}",
+                    name=name,
+                    configs=configs,
+                    metrics=metrics,
+                    details=details,
+                )
+            if tag is not None:
+                labels.tag(self.repo, experiment_id, tag)
+            return checkpoint
 
     def _check_tag_free(self, tag: str) -> None:
         validate_tag_name(tag)
@@ -244,76 +238,91 @@ class ExperimentManager:
 
     def timings(self, limit: int = 20) -> list[dict[str, Any]]:
         """Return how long each phase of the most recent checkpoints took, newest last."""
-        return timings.recent(self.repo.runtime_dir, limit)
+        with _file_errors("timings"):
+            return timings.recent(self.repo.runtime_dir, limit)
 
     # -- reading -------------------------------------------------------------------------------
 
     def log(self) -> list[ExperimentSummary]:
         """Return every experiment's summary, newest first."""
-        return listing.list_all(self.repo)
+        with _file_errors("log"):
+            return listing.list_all(self.repo)
 
-    def get(self, experiment_id: str) -> ExperimentSummary:
-        """Return one experiment's summary."""
-        return listing.get(self.repo, experiment_id)
+    def summary(self, experiment_id: str) -> ExperimentSummary:
+        """Return one experiment's summary (the commit message's part; :meth:`show` reads
+        the full record)."""
+        with _file_errors("summary"):
+            return listing.get(self.repo, experiment_id)
 
     def show(self, experiment_id: str) -> ExperimentRecord:
         """Return the full record of an experiment's last checkpoint."""
-        record = listing.show(self.repo, experiment_id)
-        return replace(record, worktree=reproduce.worktree_of(self.repo, experiment_id))
+        with _file_errors("show"):
+            record = listing.show(self.repo, experiment_id)
+            return replace(record, worktree=reproduce.worktree_of(self.repo, experiment_id))
 
     def history(self, experiment_id: str) -> list[Checkpoint]:
         """Return an experiment's checkpoints, oldest first."""
-        return listing.history(self.repo, experiment_id)
+        with _file_errors("history"):
+            return listing.history(self.repo, experiment_id)
 
     def diff(self, a: str, b: str) -> ExperimentDiff:
         """Return params, metrics and files that differ from experiment ``a`` to ``b``."""
-        return listing.diff(self.repo, a, b)
+        with _file_errors("diff"):
+            return listing.diff(self.repo, a, b)
 
     # -- labels --------------------------------------------------------------------------------
 
     def tag(self, experiment_id: str, tag: str, *, force: bool = False) -> str:
         """Tag the experiment's last checkpoint (annotated, metrics in the message)."""
-        return labels.tag(self.repo, experiment_id, tag, force=force)
+        with _file_errors("tag"):
+            return labels.tag(self.repo, experiment_id, tag, force=force)
 
     def branch(self, experiment_id: str) -> str:
         """Create branch ``mlvc/<id>`` at the experiment's last checkpoint."""
-        return labels.branch(self.repo, experiment_id)
+        with _file_errors("branch"):
+            return labels.branch(self.repo, experiment_id)
 
     def switch(self, branch: str) -> str:
         """Check out a local branch, refusing to overwrite uncommitted work."""
-        return labels.switch(self.repo, branch)
+        with _file_errors("switch"):
+            return labels.switch(self.repo, branch)
 
     # -- configs -------------------------------------------------------------------------------
 
-    def snapshot_configs(self, configs: Any) -> Path:
-        """Write a config snapshot (configs plus tracked config files); return its path."""
-        return config_snapshots.create(self.repo, configs)
+    def save_configs(self, configs: Any) -> Path:
+        """Save configs plus the tracked config files to a JSON file; return its path."""
+        with _file_errors("save_configs"):
+            return config_snapshots.create(self.repo, configs)
 
     def load_configs(self, path: str | os.PathLike[str]) -> Any:
         """Return the configs of a config snapshot."""
-        return config_snapshots.load(path)
+        with _file_errors("load_configs"):
+            return config_snapshots.load(path)
 
     def restore(self, source: str | os.PathLike[str]) -> str:
         """Restore config files from a config snapshot file or an experiment id.
 
         A safety snapshot of the working tree comes first; its ref is returned.
         """
-        with self._write_lock:
+        with _file_errors("restore"), self._write_lock:
             return config_snapshots.restore(self.repo, self.writer, source)
 
     def config_changes(self, path: str | os.PathLike[str]) -> list[ConfigChange]:
         """Return a config file's changes across HEAD's history and the experiments."""
-        return config_snapshots.config_changes(self.repo, path)
+        with _file_errors("config_changes"):
+            return config_snapshots.config_changes(self.repo, path)
 
     # -- reproduction and export ---------------------------------------------------------------
 
     def reproduce(self, experiment_id: str, *, path: str | os.PathLike[str] | None = None) -> Path:
         """Materialise the experiment's last checkpoint in a worktree; return its path."""
-        return reproduce.materialise(self.repo, experiment_id, path=path)
+        with _file_errors("reproduce"):
+            return reproduce.materialise(self.repo, experiment_id, path=path)
 
     def export(self, experiment_id: str) -> Path:
         """Write a zip with the experiment's record, metrics and a reproduce script."""
-        return export.export_zip(self.repo, experiment_id)
+        with _file_errors("export"):
+            return export.export_zip(self.repo, experiment_id)
 
     # -- tracking ------------------------------------------------------------------------------
 
@@ -321,10 +330,11 @@ class ExperimentManager:
         self, experiment_id: str, *, backend: str | None = None, run_id: str | None = None
     ) -> Tracker:
         """Return a metric tracker whose history travels with the experiment's checkpoints."""
-        validate_experiment_id(experiment_id)
-        return create_tracker(
-            backend or self.repo.settings.tracking_backend,
-            path=metrics_file(self.repo, experiment_id),
-            experiment_id=experiment_id,
-            run_id=run_id,
-        )
+        with _file_errors("tracker"):
+            validate_experiment_id(experiment_id)
+            return create_tracker(
+                backend or self.repo.settings.tracking_backend,
+                path=metrics_file(self.repo, experiment_id),
+                experiment_id=experiment_id,
+                run_id=run_id,
+            )

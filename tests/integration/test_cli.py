@@ -225,7 +225,7 @@ def test_metric_values_are_read_as_json_or_text(
 ) -> None:
     assert mlvc(capsys, git_repo.path, "start", "e1")[0] == 0
     assert mlvc(capsys, git_repo.path, "commit", "e1", "--metrics", pair)[0] == 0
-    assert ExperimentManager(git_repo.path).get("e1").metrics == {"x": value}
+    assert ExperimentManager(git_repo.path).summary("e1").metrics == {"x": value}
 
 
 @pytest.mark.parametrize(
@@ -257,7 +257,7 @@ def test_bad_config_or_metrics_exit_1_before_recording(
     assert message in err
     assert "hint: " in err
     assert "Traceback" not in err
-    assert ExperimentManager(git_repo.path).get("e1").checkpoints == 1
+    assert ExperimentManager(git_repo.path).summary("e1").checkpoints == 1
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -352,7 +352,7 @@ def test_end_with_a_taken_tag_records_nothing(
     code, _, err = mlvc(capsys, recorded.path, "end", "e3", "--tag", "best")
     assert code == 1
     assert "nothing was recorded" in err
-    assert ExperimentManager(recorded.path).get("e3").status == "running"
+    assert ExperimentManager(recorded.path).summary("e3").status == "running"
 
 
 def test_branch(recorded: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
@@ -383,7 +383,7 @@ def test_restore_prints_the_safety_ref(
     git_repo: GitRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     git_repo.write({"configs/params.json": '{"lr": 0.1}'})
-    snapshot = ExperimentManager(git_repo.path).snapshot_configs({"lr": 0.1})
+    snapshot = ExperimentManager(git_repo.path).save_configs({"lr": 0.1})
     git_repo.write({"configs/params.json": '{"lr": 0.5}'})
     code, out, _ = mlvc(capsys, git_repo.path, "restore", str(snapshot))
     assert code == 0

@@ -61,7 +61,7 @@ def test_demo_in_a_temporary_folder(keep: bool) -> None:
     assert root.exists() is keep
     if keep:
         assert (root / ".git").is_dir()
-        ExperimentManager(root, init=False).get(FIRST)
+        ExperimentManager(root, init=False).summary(FIRST)
         shutil.rmtree(root)
 
 

@@ -392,7 +392,7 @@ def test_cell_magic_runs_the_cell_as_an_experiment(
     )
     assert "training with 0.5" in capsys.readouterr().out
     assert (ended.status, ended.metrics, ended.tags) == ("success", {"accuracy": 0.8}, [])
-    summary = manager(shell).get("cell-1")
+    summary = manager(shell).summary("cell-1")
     assert (summary.name, summary.tags, summary.checkpoints) == ("in a cell", ["cell-v1"], 2)
     assert _magics(shell).session.active is None
 
@@ -503,11 +503,11 @@ def test_tag_and_branch(shell: InteractiveShell, git_repo: GitRepo) -> None:
     assert run(shell, "%vc_tag a best").value == "best"
     assert "Tag 'best' already exists" in usage_error(shell, "%vc_tag b best")
     assert run(shell, "%vc_tag b best --force").value == "best"
-    assert manager(shell).get("b").tags == ["best"]
+    assert manager(shell).summary("b").tags == ["best"]
 
     branch = run(shell, "%vc_branch a")
     assert branch.value == "mlvc/a"
-    assert git_repo.git("rev-parse", "mlvc/a").strip() == manager(shell).get("a").commit
+    assert git_repo.git("rev-parse", "mlvc/a").strip() == manager(shell).summary("a").commit
     assert git_repo.git("branch", "--show-current").strip() == "main"
 
 

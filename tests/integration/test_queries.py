@@ -106,11 +106,11 @@ def test_tags(manager: ExperimentManager, git_repo: GitRepo) -> None:
     with pytest.raises(MlvcError, match="already exists and points at.*\n.*force=True"):
         manager.tag("b", "best")
     manager.tag("b", "best", force=True)
-    assert manager.get("b").tags == ["best"]
-    assert manager.get("a").tags == []
+    assert manager.summary("b").tags == ["best"]
+    assert manager.summary("a").tags == []
     with pytest.raises(MlvcError, match="Tag 'best' already exists; nothing was recorded"):
         manager.end("b", tag="best")
-    assert manager.get("b").status == "running"
+    assert manager.summary("b").status == "running"
 
 
 def test_branches(manager: ExperimentManager, git_repo: GitRepo) -> None:

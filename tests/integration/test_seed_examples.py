@@ -242,7 +242,7 @@ def test_integrated_context_and_ci_workflow(project: Path) -> None:
         )
 
     ci_cd_workflow("ci_001", configs)
-    ci = integrated_vc.vc_manager.manager.get("ci_001")
+    ci = integrated_vc.vc_manager.manager.summary("ci_001")
     assert ci.tags == ["release-v1.0"]
 
 

@@ -1,0 +1,178 @@
+"""One running experiment, driven the same way by every face.
+
+An :class:`ExperimentSession` is what the magics, the specification API, the CLI and the REST
+server hold while an experiment runs. It owns the experiment's tracker and the order of work
+every checkpoint needs: flush the metrics logged so far, let queued background checkpoints land
+first, then record. Ending waits for the queue, takes the tracker's last values as the final
+metrics when none are given, records a failure with its error, and closes the tracker.
+
+Faces pass what only they know (a kernel's notebook path and executed cells, a seed) as plain
+``details``: a mapping, or a function returning one that runs when the checkpoint is taken (so a
+background checkpoint can capture the kernel at once and read git later).
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from mlvc_jupyter.core.recording.worker import CommitWorker, Details, worker_for
+
+if TYPE_CHECKING:
+    from mlvc_jupyter.core.manager import ExperimentManager
+    from mlvc_jupyter.core.records import Checkpoint
+    from mlvc_jupyter.core.tracking import Tracker
+
+__all__ = ["ExperimentSession", "error_details"]
+
+_TRACEBACK_LINES = 20
+_MESSAGE_CHARS = 500
+
+
+class ExperimentSession:
+    """A started experiment: its manager, its id and its tracker (if it has one).
+
+    Create one with :meth:`start` (records the first checkpoint) or :meth:`attach` (an
+    experiment that is already running, e.g. after a kernel restart or from the REST server).
+    """
+
+    def __init__(
+        self, manager: ExperimentManager, experiment_id: str, *, tracker: Tracker | None = None
+    ) -> None:
+        self.manager = manager
+        self.experiment_id = experiment_id
+        self.tracker = tracker
+        self.closed = False
+
+    @classmethod
+    def start(
+        cls,
+        manager: ExperimentManager,
+        experiment_id: str,
+        *,
+        backend: str | None = None,
+        details: Details | None = None,
+        **options: Any,
+    ) -> tuple[ExperimentSession, Checkpoint]:
+        """Record the first checkpoint and return the session with it.
+
+        ``backend`` names a metric tracker to create (``"local"``, ``"mlflow"``, ...); the
+        ``options`` go to :meth:`ExperimentManager.start` (name, configs, message, resume,
+        create_branch). The tracker is closed again if the start fails.
+        """
+        tracker = manager.tracker(experiment_id, backend=backend) if backend else None
+        try:
+            checkpoint = manager.start(experiment_id, details=_resolve(details), **options)
+        except BaseException:
+            if tracker is not None:
+                tracker.close()
+            raise
+        return cls(manager, experiment_id, tracker=tracker), checkpoint
+
+    @classmethod
+    def attach(
+        cls, manager: ExperimentManager, experiment_id: str, *, tracker: Tracker | None = None
+    ) -> ExperimentSession:
+        """Return a session for an experiment that is already running (no checkpoint).
+
+        Raises:
+            ExperimentNotFoundError: no such experiment.
+        """
+        manager.summary(experiment_id)
+        return cls(manager, experiment_id, tracker=tracker)
+
+    @property
+    def worker(self) -> CommitWorker:
+        """Return the repository's background checkpoint worker."""
+        return worker_for(self.manager)
+
+    def commit(
+        self,
+        *,
+        message: str | None = None,
+        configs: Any = None,
+        name: str | None = None,
+        details: Details | None = None,
+        background: bool = False,
+    ) -> Checkpoint | None:
+        """Record a checkpoint now, or queue it with ``background`` (then None is returned).
+
+        Metrics logged so far are flushed first; queued checkpoints land before this one.
+        """
+        if background:
+            self._flush(fsync=False)
+            self.worker.submit(
+                self.experiment_id, message=message, configs=configs, details=details
+            )
+            return None
+        self.worker.wait()
+        self._flush()
+        return self.manager.commit(
+            self.experiment_id,
+            message=message,
+            configs=configs,
+            name=name,
+            details=_resolve(details),
+        )
+
+    def end(
+        self,
+        *,
+        metrics: Mapping[str, Any] | None = None,
+        status: str = "success",
+        tag: str | None = None,
+        configs: Any = None,
+        name: str | None = None,
+        message: str | None = None,
+        details: Details | None = None,
+        error: BaseException | None = None,
+    ) -> Checkpoint:
+        """Record the final checkpoint and close the session.
+
+        Queued checkpoints land first. ``metrics`` default to the tracker's last value of each
+        metric. With ``error`` the experiment ends as failed, the error in its details.
+        """
+        self.worker.wait()
+        self._flush()
+        if metrics is None and self.tracker is not None:
+            metrics = self.tracker.final_metrics()
+        facts = dict(_resolve(details) or {})
+        if error is not None:
+            facts["error"] = error_details(error)
+            status = "failed"
+            message = message or f"failed: {type(error).__name__}: {error}"[:_MESSAGE_CHARS]
+        checkpoint = self.manager.end(
+            self.experiment_id, metrics=metrics, status=status, tag=tag, configs=configs,
+            name=name, message=message, details=facts,
+        )  # fmt: skip
+        self.close()
+        return checkpoint
+
+    def flush(self) -> None:
+        """Write the metrics logged so far to the experiment's metric file."""
+        self._flush()
+
+    def close(self) -> None:
+        """Close the tracker; the experiment itself stays as it is (running or ended)."""
+        if self.tracker is not None:
+            self.tracker.close()
+        self.closed = True
+
+    def _flush(self, *, fsync: bool = True) -> None:
+        if self.tracker is not None:
+            self.tracker.flush(fsync=fsync)
+
+
+def error_details(error: BaseException) -> dict[str, Any]:
+    """Return what a failed experiment records about its error: type, message, traceback."""
+    lines = traceback.format_exception(type(error), error, error.__traceback__)
+    return {
+        "type": type(error).__name__,
+        "message": str(error),
+        "traceback": lines[-_TRACEBACK_LINES:],
+    }
+
+
+def _resolve(details: Details | None) -> Mapping[str, Any] | None:
+    return details() if callable(details) else details
