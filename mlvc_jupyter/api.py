@@ -27,6 +27,7 @@ from mlvc_jupyter.core.records import (
     GitStatus,
     RepoStatus,
 )
+from mlvc_jupyter.core.reproduction import runs
 from mlvc_jupyter.core.session import ExperimentSession
 from mlvc_jupyter.core.tracking import Tracker
 
@@ -256,16 +257,8 @@ class IntegratedVersionControl:
         ``reproduces: <id>`` in its record; end it with
         ``end_integrated_experiment(tracker.experiment_id, ...)``.
         """
-        manager = self.vc_manager.manager
-        original = manager.show(experiment_id)
-        run_manager = ExperimentManager(manager.reproduce(experiment_id), init=False)
-        run_id = _next_run_id(manager, experiment_id)
-        session, _ = ExperimentSession.start(
-            run_manager, run_id, backend=tracking_backend,
-            name=f"reproduction of {original.summary.name}", configs=original.configs,
-            details={"reproduces": experiment_id},
-        )  # fmt: skip
-        self.sessions[run_id] = session
+        session = runs.start_run(self.vc_manager.manager, experiment_id, backend=tracking_backend)
+        self.sessions[session.experiment_id] = session
         assert session.tracker is not None  # a backend was named
         return session.tracker
 
@@ -280,15 +273,6 @@ class IntegratedVersionControl:
             session = ExperimentSession.attach(self.vc_manager.manager, experiment_id)
             self.sessions[experiment_id] = session
         return session
-
-
-def _next_run_id(manager: ExperimentManager, experiment_id: str) -> str:
-    existing = set(manager.writer.existing_ids())
-    stem = experiment_id[:90]
-    n = 1
-    while f"{stem}-repro{n}" in existing:
-        n += 1
-    return f"{stem}-repro{n}"
 
 
 @contextmanager
