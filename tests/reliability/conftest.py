@@ -68,7 +68,7 @@ FAST = Counts(
     kills=12,
     syscall_points=4,
     examples=300,
-    notebook_checkpoints=30,
+    notebook_checkpoints=50,
     racy_rounds=12,
 )
 FULL = Counts(
