@@ -12,6 +12,17 @@ from pathlib import Path
 import pytest
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register options here: pytest only reads ``pytest_addoption`` from the rootdir conftest."""
+    parser.addoption(
+        "--reliability-full",
+        action="store_true",
+        default=False,
+        help="run tests/reliability with the full counts of issue 8 (16 x 50 writers, "
+        "200 SIGKILLs, 10,000 hypothesis examples) instead of the fast subset",
+    )
+
+
 @pytest.fixture(autouse=True)
 def hermetic_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Pin git's identity and configuration so no developer or CI config leaks into a test."""
