@@ -14,12 +14,52 @@ from mlvc_jupyter.core.repo.runner import Git, RepoPaths, discover
 from mlvc_jupyter.core.repo.settings import Settings, load_settings
 from mlvc_jupyter.errors import MlvcError, NotARepositoryError
 
-__all__ = ["Repository", "StatusEntries", "parse_status_entries"]
+__all__ = ["Repository", "StatusEntries", "inside_git_dir", "parse_status_entries", "user_path"]
 
 log = logging.getLogger(__name__)
 
 FALLBACK_NAME = "mlvc"
 FALLBACK_EMAIL = "mlvc@localhost"
+
+
+def user_path(value: object, *, what: str = "path") -> Path:
+    """Return a path the user gave, with ``~`` expanded, after checking that it can be one.
+
+    Every entry point that takes a path goes through here, so a wrong type or a NUL byte
+    (which the operating system cannot take) gets a clear error instead of a ``ValueError``.
+
+    Raises:
+        MlvcError: ``value`` is not a str or path-like, or holds a NUL byte.
+    """
+    if not isinstance(value, str | os.PathLike):
+        raise MlvcError(
+            f"Expected a {what}, got {type(value).__name__} {value!r}.",
+            hint="Pass the path as a string or pathlib.Path.",
+        )
+    text = os.fspath(value)
+    if (b"\0" if isinstance(text, bytes) else "\0") in text:
+        raise MlvcError(
+            f"The {what} {text!r} contains a NUL byte, which no file name can hold.",
+            hint="Check where the path came from; remove the \\x00 character.",
+        )
+    return Path(os.fsdecode(text)).expanduser()
+
+
+def inside_git_dir(folder: Path) -> bool:
+    """Return True if ``folder`` is, or would be, inside git's own files.
+
+    That is a folder named ``.git`` or below one, or inside any repository's git directory
+    or a bare repository (asked of git from the nearest folder that exists).
+    """
+    absolute = folder.absolute()
+    parts = (*absolute.parts, *absolute.resolve().parts)
+    if any(part.casefold() == ".git" for part in parts):
+        return True
+    existing = next(p for p in (absolute, *absolute.parents) if p.is_dir())
+    out = Git(existing).run(
+        "rev-parse", "--is-inside-git-dir", "--is-bare-repository", ok_status=(0, 128)
+    )
+    return b"true" in out.split()
 
 
 class Repository:
