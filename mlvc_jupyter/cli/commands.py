@@ -106,15 +106,10 @@ def _elapsed_ms(start: float) -> str:
 def cmd_init(args: argparse.Namespace) -> int:
     from mlvc_jupyter.core.manager import ExperimentManager
 
-    folder = _path(args, args.path)
-    try:
-        existing = ExperimentManager(folder, init=False) if folder.is_dir() else None
-    except NotARepositoryError:
-        existing = None
-    if existing is not None:
-        print(f"Already in a git repository: {existing.root} (nothing changed).")
+    manager = ExperimentManager(_path(args, args.path), init=True)
+    if not manager.created:
+        print(f"Already in a git repository: {manager.root} (nothing changed).")
         return 0
-    manager = ExperimentManager(folder, init=True)
     print(f"Initialised a git repository in {manager.root} (branch main, ML .gitignore).")
     print("Next: `mlvc start <id>` records an experiment; `mlvc filter install` strips notebooks.")
     return 0

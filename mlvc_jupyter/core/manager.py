@@ -85,13 +85,19 @@ def _os_hint(exc: OSError) -> str:
 class ExperimentManager:
     """Experiments of one repository: record them, read them back, reproduce them."""
 
-    def __init__(self, path: str | os.PathLike[str] = ".", *, init: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str] = ".", *, init: bool = False) -> None:
+        """Open the repository holding ``path``; ``init`` creates one (named folders only)."""
         self.repo = Repository.open(path, init=init)
         self.writer = ExperimentWriter(self.repo)
         # Checkpoints from several threads of one process (a background worker and the
         # notebook) take turns: the snapshot caches are per process. Other processes are
         # handled by compare-and-swap on the ref.
         self._write_lock = threading.RLock()
+
+    @property
+    def created(self) -> bool:
+        """Return True when opening this manager ran ``git init`` (faces say so)."""
+        return self.repo.created
 
     @property
     def root(self) -> Path:
