@@ -29,7 +29,7 @@ from mlvc_jupyter.core.records import (
     FileVersionInfo,
     RepoStatus,
 )
-from mlvc_jupyter.core.repo.refs import validate_experiment_id, validate_tag_name
+from mlvc_jupyter.core.repo.refs import ExperimentRef, validate_experiment_id
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.core.reproduction import worktree as reproduce
 from mlvc_jupyter.core.sharing import tags_and_branches as labels
@@ -154,8 +154,8 @@ class ExperimentManager:
             )
 
     def _experiment_branch(self, experiment_id: str, *, resume: bool) -> str:
-        name = labels.BRANCH_PREFIX + experiment_id
-        ref = f"refs/heads/{name}"
+        refs = ExperimentRef(experiment_id)
+        name, ref = refs.branch, refs.branch_ref
         if ref in self.repo.checked_out_branches():
             raise MlvcError(
                 f"Branch '{name}' is checked out, so mlvc cannot move it with each checkpoint.",
@@ -239,7 +239,7 @@ class ExperimentManager:
         return checkpoint
 
     def _check_tag_free(self, tag: str) -> None:
-        validate_tag_name(tag)
+        labels.check_tag_name(self.repo, tag)
         existing = self.repo.ref_exists(f"refs/tags/{tag}")
         if existing is not None:
             raise MlvcError(
@@ -260,29 +260,36 @@ class ExperimentManager:
 
     def get(self, experiment_id: str) -> ExperimentSummary:
         """Return one experiment's summary."""
+        validate_experiment_id(experiment_id)
         return listing.get(self.repo, experiment_id)
 
     def show(self, experiment_id: str) -> ExperimentRecord:
         """Return the full record of an experiment's last checkpoint."""
+        validate_experiment_id(experiment_id)
         record = listing.show(self.repo, experiment_id)
         return replace(record, worktree=reproduce.worktree_of(self.repo, experiment_id))
 
     def history(self, experiment_id: str) -> list[Checkpoint]:
         """Return an experiment's checkpoints, oldest first."""
+        validate_experiment_id(experiment_id)
         return listing.history(self.repo, experiment_id)
 
     def diff(self, a: str, b: str) -> ExperimentDiff:
         """Return params, metrics and files that differ from experiment ``a`` to ``b``."""
+        validate_experiment_id(a)
+        validate_experiment_id(b)
         return listing.diff(self.repo, a, b)
 
     # -- labels --------------------------------------------------------------------------------
 
     def tag(self, experiment_id: str, tag: str, *, force: bool = False) -> str:
         """Tag the experiment's last checkpoint (annotated, metrics in the message)."""
+        validate_experiment_id(experiment_id)
         return labels.tag(self.repo, experiment_id, tag, force=force)
 
     def branch(self, experiment_id: str) -> str:
         """Create branch ``mlvc/<id>`` at the experiment's last checkpoint."""
+        validate_experiment_id(experiment_id)
         return labels.branch(self.repo, experiment_id)
 
     def switch(self, branch: str) -> str:
@@ -315,10 +322,12 @@ class ExperimentManager:
 
     def reproduce(self, experiment_id: str, *, path: str | os.PathLike[str] | None = None) -> Path:
         """Materialise the experiment's last checkpoint in a worktree; return its path."""
+        validate_experiment_id(experiment_id)
         return reproduce.materialise(self.repo, experiment_id, path=path)
 
     def export(self, experiment_id: str) -> Path:
         """Write a zip with the experiment's record, metrics and a reproduce script."""
+        validate_experiment_id(experiment_id)
         return export.export_zip(self.repo, experiment_id)
 
     # -- tracking ------------------------------------------------------------------------------
