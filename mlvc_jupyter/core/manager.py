@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mlvc_jupyter.core.configs import saved as config_snapshots
+from mlvc_jupyter.core.configs.values import checked_text
 from mlvc_jupyter.core.reading import export, listing
 from mlvc_jupyter.core.recording import timings
 from mlvc_jupyter.core.recording.writer import ExperimentWriter, metrics_file
@@ -81,6 +82,13 @@ def _os_hint(exc: OSError) -> str:
     return "Retry; run with logging at DEBUG (`mlvc --verbose`) to see each step."
 
 
+def _check_texts(**texts: str | None) -> None:
+    """Refuse a name or message git could not store (a lone surrogate), quoting it."""
+    for what, text in texts.items():
+        if text is not None:
+            checked_text(text, what=f"experiment {what}")
+
+
 @_translate_os_errors
 class ExperimentManager:
     """Experiments of one repository: record them, read them back, reproduce them."""
@@ -141,6 +149,7 @@ class ExperimentManager:
             MlvcError: ``create_branch`` and branch ``mlvc/<id>`` is checked out or elsewhere.
         """
         validate_experiment_id(experiment_id)
+        _check_texts(name=name, message=message)
         branch = self._experiment_branch(experiment_id, resume=resume) if create_branch else None
         with self._write_lock:
             return self.writer.start(
@@ -186,6 +195,7 @@ class ExperimentManager:
             ExperimentNotFoundError: the experiment was never started.
         """
         validate_experiment_id(experiment_id)
+        _check_texts(name=name, message=message)
         with self._write_lock:
             return self.writer.checkpoint(
                 experiment_id,
@@ -217,6 +227,7 @@ class ExperimentManager:
                 before anything is recorded).
         """
         validate_experiment_id(experiment_id)
+        _check_texts(name=name, message=message)
         if status not in END_STATUSES:
             raise MlvcError(
                 f"Unknown end status '{status}'.",

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from mlvc_jupyter.core.manager import ExperimentManager
-from mlvc_jupyter.errors import InvalidNameError
+from mlvc_jupyter.errors import InvalidNameError, MlvcError
 from tests.conftest import GitRepo
 
 BAD_ID = "exp\n"
@@ -69,3 +69,43 @@ def test_end_refuses_a_colliding_tag_before_recording(
     with pytest.raises(InvalidNameError, match=rule):
         manager.tag("e1", tag, force=True)
     assert git_repo.git("tag", "--list").split() == ["good"]
+
+
+NUL_CALLS: dict[str, Callable[[ExperimentManager], Any]] = {
+    "reproduce": lambda m: m.reproduce("e1", path="a\0b"),
+    "config_changes": lambda m: m.config_changes("a\0b"),
+    "file_info": lambda m: m.file_info("a\0b"),
+    "load_configs": lambda m: m.load_configs("a\0b"),
+    "restore": lambda m: m.restore("a\0b"),
+    "open": lambda m: ExperimentManager("a\0b", init=True),
+}
+
+
+@pytest.mark.parametrize("call", NUL_CALLS.values(), ids=NUL_CALLS.keys())
+def test_a_nul_byte_in_a_path_is_an_mlvc_error_quoting_it(
+    manager: ExperimentManager, call: Callable[[ExperimentManager], Any]
+) -> None:
+    with pytest.raises(MlvcError, match=r"'a\\x00b'"):
+        call(manager)
+
+
+SURROGATE_CALLS: dict[str, Callable[[ExperimentManager], Any]] = {
+    "start-message": lambda m: m.start("e2", message="loss \udcff"),
+    "start-name": lambda m: m.start("e2", name="run \udcff"),
+    "commit-message": lambda m: m.commit("e1", message="loss \udcff"),
+    "end-message": lambda m: m.end("e1", message="loss \udcff"),
+    "config-key": lambda m: m.start("e2", configs={"lr\udcff": 0.1}),
+    "nested-key": lambda m: m.commit("e1", configs={"model": {"\udcff": 1}}),
+    "config-value": lambda m: m.start("e2", configs={"path": "data/\udcff.csv"}),
+    "snapshot": lambda m: m.snapshot_configs({"\udcff": 1}),
+}
+
+
+@pytest.mark.parametrize("call", SURROGATE_CALLS.values(), ids=SURROGATE_CALLS.keys())
+def test_a_lone_surrogate_is_an_mlvc_error_quoting_it(
+    manager: ExperimentManager, git_repo: GitRepo, call: Callable[[ExperimentManager], Any]
+) -> None:
+    refs_before = git_repo.git("for-each-ref")
+    with pytest.raises(MlvcError, match=r"\\udcff.*lone surrogate"):
+        call(manager)
+    assert git_repo.git("for-each-ref") == refs_before

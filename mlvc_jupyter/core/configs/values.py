@@ -17,6 +17,7 @@ from mlvc_jupyter.errors import ConfigError
 
 __all__ = [
     "CONFIG_SUFFIXES",
+    "checked_text",
     "copy_json",
     "diff_params",
     "dumps",
@@ -31,6 +32,26 @@ __all__ = [
 CONFIG_SUFFIXES = (".yaml", ".yml", ".toml", ".json")
 _CONFIG_DIRS = {"configs", "config"}
 _MAX_DEPTH = 64
+# Lone surrogates: Python strings may hold them (os.fsdecode of bad bytes, a JSON "\udcff"),
+# UTF-8 cannot encode them, and git stores messages and records as UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def checked_text(text: str, *, what: str) -> str:
+    """Return ``text`` if it can be stored as UTF-8 (no lone surrogate).
+
+    Raises:
+        ConfigError: ``text`` holds a lone surrogate; the message quotes it.
+    """
+    if _SURROGATE.search(text):
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise ConfigError(
+            f"The {what} {shown!r} holds a lone surrogate character, which cannot be stored "
+            "as UTF-8 text.",
+            hint="It usually comes from bytes decoded with errors='surrogateescape'; decode "
+            "them properly, or replace the character.",
+        )
+    return text
 
 
 def serialise(value: Any, *, _path: str = "configs", _depth: int = 0) -> Any:
@@ -47,7 +68,9 @@ def serialise(value: Any, *, _path: str = "configs", _depth: int = 0) -> Any:
             f"The config at '{_path}' nests deeper than {_MAX_DEPTH} levels (a cycle?).",
             hint="Pass plain nested dicts or dataclasses without self-references.",
         )
-    if value is None or isinstance(value, bool | int | str):
+    if isinstance(value, str):
+        return checked_text(value, what=f"config value at '{_path}'")
+    if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
         return jsonable_number(value)
@@ -56,7 +79,9 @@ def serialise(value: Any, *, _path: str = "configs", _depth: int = 0) -> Any:
         return serialise(converted, _path=_path, _depth=_depth + 1)
     if isinstance(value, Mapping):
         return {
-            str(k): serialise(v, _path=f"{_path}.{k}", _depth=_depth + 1)
+            checked_text(str(k), what=f"config key in '{_path}'"): serialise(
+                v, _path=f"{_path}.{k}", _depth=_depth + 1
+            )
             for k, v in sorted(value.items(), key=lambda item: str(item[0]))
         }
     if isinstance(value, list | tuple):

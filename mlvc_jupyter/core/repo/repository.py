@@ -302,7 +302,7 @@ class Repository:
         Raises:
             MlvcError: the path lies outside the repository.
         """
-        candidate = Path(path)
+        candidate = user_path(path)
         if not candidate.is_absolute():
             candidate = self.base / candidate
         resolved = candidate.resolve()
