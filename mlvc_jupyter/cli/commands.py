@@ -238,9 +238,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    snapshot = _path(args, args.snapshot)
-    safety = _manager(args).restore(snapshot)
-    print(f"Restored the config files of {snapshot}.")
+    # A config snapshot file (taken from -C when relative) or an experiment id: core decides.
+    safety = _manager(args).restore(args.source)
+    print(f"Restored the config files of {args.source}.")
     print(f"Your previous files are saved in {safety}")
     print(f"(get one back with `git checkout {safety} -- <path>`).")
     return 0
