@@ -30,7 +30,7 @@ def create(repo: Repository, configs: Any) -> Path:
         ConfigError: a config value cannot be recorded.
     """
     payload = {
-        "configs": configs_mod.serialise(configs),
+        "configs": configs_mod.serialise_configs(configs),
         "head": repo.head()[0],
         "created": now(),
         "files": _config_files(repo),

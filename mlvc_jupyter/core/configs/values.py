@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import datetime as dt
 import enum
@@ -27,6 +28,7 @@ __all__ = [
     "load_json_file",
     "safe_relative",
     "serialise",
+    "serialise_configs",
 ]
 
 CONFIG_SUFFIXES = (".yaml", ".yml", ".toml", ".json")
@@ -52,6 +54,32 @@ def checked_text(text: str, *, what: str) -> str:
             "them properly, or replace the character.",
         )
     return text
+
+
+def serialise_configs(configs: Any) -> dict[str, Any] | None:
+    """Return an experiment's configs as a JSON table (None stays None: no configs given).
+
+    Configs are a table of named values: a mapping, a dataclass, an argparse ``Namespace``,
+    a pydantic model (``model_dump()``), an object with ``to_dict()`` or an OmegaConf config
+    (when omegaconf is installed). A bare number, string or list has no names to show or
+    compare, so it is refused rather than recorded and lost from ``show``.
+
+    Raises:
+        ConfigError: ``configs`` is not a table, or holds a value that cannot be recorded.
+    """
+    if configs is None:
+        return None
+    table = configs if isinstance(configs, Mapping) else _convert(configs)
+    if not isinstance(table, Mapping):
+        shown = repr(configs) if len(repr(configs)) <= 60 else repr(configs)[:57] + "..."
+        raise ConfigError(
+            f"Cannot record configs of type {type(configs).__name__} ({shown}): configs "
+            "must be a table of named values.",
+            hint="Pass a dict (e.g. {'params': value}), a dataclass, an argparse Namespace, "
+            "or a pydantic or OmegaConf object.",
+        )
+    serialised: dict[str, Any] = serialise(table)
+    return serialised
 
 
 def serialise(value: Any, *, _path: str = "configs", _depth: int = 0) -> Any:
@@ -101,6 +129,10 @@ def _convert(value: Any) -> Any:
     """Return a plainer form of a known rich type, or ``_UNCONVERTED``."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, argparse.Namespace):
+        return vars(value)
+    if type(value).__module__.startswith("omegaconf"):
+        return _omegaconf_container(value)
     for method in ("model_dump", "to_dict"):
         func = getattr(value, method, None)
         if callable(func) and not isinstance(value, type):
@@ -114,6 +146,15 @@ def _convert(value: Any) -> Any:
     if hasattr(value, "tolist") and hasattr(value, "dtype"):  # numpy scalars and arrays
         return value.tolist()
     return _UNCONVERTED
+
+
+def _omegaconf_container(value: Any) -> Any:
+    """Return an OmegaConf DictConfig/ListConfig as plain containers, interpolations resolved."""
+    try:
+        from omegaconf import OmegaConf  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:  # an object claiming omegaconf's module without omegaconf: leave it
+        return _UNCONVERTED
+    return OmegaConf.to_container(value, resolve=True)
 
 
 def copy_json(value: Any) -> Any:

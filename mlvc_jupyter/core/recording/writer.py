@@ -180,7 +180,7 @@ class ExperimentWriter:
         tip = None if creating else self._require_tip(experiment_id)
         previous = tip[1] if tip else {}
         if configs is not None:
-            record_configs = configs_mod.serialise(configs)
+            record_configs = configs_mod.serialise_configs(configs)
         else:
             record_configs = self._previous_configs(experiment_id, tip[0]) if tip else {}
         snap = self.snapshotter.build(
