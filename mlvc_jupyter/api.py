@@ -47,7 +47,7 @@ class VersionControlManager:
     """
 
     def __init__(self, project_root: str | os.PathLike[str] = ".") -> None:
-        self.manager = ExperimentManager(project_root)
+        self.manager = ExperimentManager(project_root, init=True)
         self.project_root = self.manager.root
 
     def get_git_status(self) -> GitStatus:

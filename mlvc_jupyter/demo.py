@@ -155,7 +155,7 @@ def create_project(demo: Demo) -> str:
     demo.write("README.md", "# demo\n\nA linear model trained by `python train.py`.\n")
     (demo.root / "notebooks").mkdir()
     (demo.root / "notebooks" / "explore.ipynb").write_text(_notebook(), encoding="utf-8")
-    demo.manager = ExperimentManager(demo.root)  # git init -b main, ML .gitignore
+    demo.manager = ExperimentManager(demo.root, init=True)  # git init -b main, ML .gitignore
     identity = ("-c", "user.name=mlvc demo", "-c", "user.email=demo@mlvc.invalid")
     demo.git("add", "-A")
     demo.git(*identity, "-c", "commit.gpgsign=false", "commit", "-q", "-m", "Start the project")

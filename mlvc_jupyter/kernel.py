@@ -186,14 +186,16 @@ def _shown_path(path: Path | None, root: Path) -> str | None:
         return str(path)
 
 
-def open_manager(path: str | os.PathLike[str]) -> ExperimentManager:
-    """Return the process's one manager of the repository holding ``path`` (init if needed).
+def open_manager(path: str | os.PathLike[str], *, init: bool = False) -> ExperimentManager:
+    """Return the process's one manager of the repository holding ``path``.
+
+    Only ``%vc_init`` (``init=True``) may create the repository.
 
     Core is imported here, on first use, so ``%load_ext mlvc_jupyter`` stays cheap.
     """
     from mlvc_jupyter.core.manager import ExperimentManager
 
-    manager = ExperimentManager(path)
+    manager = ExperimentManager(path, init=init)
     return _MANAGERS.setdefault(manager.root.resolve(), manager)
 
 
@@ -233,7 +235,7 @@ class KernelSession:
     def use(self, path: str | os.PathLike[str]) -> ExperimentManager:
         """Record this kernel's experiments in the repository holding ``path`` from now on."""
         self.refuse_other_active()
-        self._manager = open_manager(path)
+        self._manager = open_manager(path, init=True)
         return self._manager
 
     # -- the notebook's variables ---------------------------------------------------------------

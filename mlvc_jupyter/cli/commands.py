@@ -106,15 +106,10 @@ def _elapsed_ms(start: float) -> str:
 def cmd_init(args: argparse.Namespace) -> int:
     from mlvc_jupyter.core.manager import ExperimentManager
 
-    folder = _path(args, args.path)
-    try:
-        existing = ExperimentManager(folder, init=False) if folder.is_dir() else None
-    except NotARepositoryError:
-        existing = None
-    if existing is not None:
-        print(f"Already in a git repository: {existing.root} (nothing changed).")
+    manager = ExperimentManager(_path(args, args.path), init=True)
+    if not manager.created:
+        print(f"Already in a git repository: {manager.root} (nothing changed).")
         return 0
-    manager = ExperimentManager(folder, init=True)
     print(f"Initialised a git repository in {manager.root} (branch main, ML .gitignore).")
     print("Next: `mlvc start <id>` records an experiment; `mlvc filter install` strips notebooks.")
     return 0
@@ -243,9 +238,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    snapshot = _path(args, args.snapshot)
-    safety = _manager(args).restore(snapshot)
-    print(f"Restored the config files of {snapshot}.")
+    # A config snapshot file (taken from -C when relative) or an experiment id: core decides.
+    safety = _manager(args).restore(args.source)
+    print(f"Restored the config files of {args.source}.")
     print(f"Your previous files are saved in {safety}")
     print(f"(get one back with `git checkout {safety} -- <path>`).")
     return 0

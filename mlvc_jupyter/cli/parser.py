@@ -275,12 +275,16 @@ def _add_reproduce(subparsers: Any) -> None:
 def _add_restore(subparsers: Any) -> None:
     p = _command(
         subparsers, "restore", commands.cmd_restore,
-        "Write a config snapshot's files back (after a safety snapshot).",
-        examples="  mlvc restore .git/mlvc/configs/config-20250101T120000.000000Z.json",
+        "Write config files back from an experiment or a config snapshot (after a safety "
+        "snapshot).",
+        examples="  mlvc restore lr-0.1   # the config files of experiment lr-0.1\n"
+        "  mlvc restore .git/mlvc/configs/config-20250101T120000.000000Z.json",
         details="The safety snapshot's ref is printed; `git checkout <ref> -- <path>` brings "
         "a file back from it.",
     )  # fmt: skip
-    p.add_argument("snapshot", metavar="SNAPSHOT_JSON", help="a config snapshot file")
+    p.add_argument(
+        "source", metavar="EXP_ID|SNAPSHOT_JSON", help="an experiment id or a config snapshot file"
+    )
 
 
 def _add_strip(subparsers: Any) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mlvc_jupyter.core.configs import saved as config_snapshots
+from mlvc_jupyter.core.configs.values import checked_text
 from mlvc_jupyter.core.reading import export, listing
 from mlvc_jupyter.core.recording import timings
 from mlvc_jupyter.core.recording.writer import ExperimentWriter, metrics_file
@@ -29,7 +30,7 @@ from mlvc_jupyter.core.records import (
     FileVersionInfo,
     RepoStatus,
 )
-from mlvc_jupyter.core.repo.refs import validate_experiment_id, validate_tag_name
+from mlvc_jupyter.core.repo.refs import ExperimentRef, validate_experiment_id
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.core.reproduction import worktree as reproduce
 from mlvc_jupyter.core.sharing import tags_and_branches as labels
@@ -67,10 +68,18 @@ def _os_hint(exc: OSError) -> str:
     return "Retry; run with logging at DEBUG (`mlvc --verbose`) to see each step."
 
 
+def _check_texts(**texts: str | None) -> None:
+    """Refuse a name or message git could not store (a lone surrogate), quoting it."""
+    for what, text in texts.items():
+        if text is not None:
+            checked_text(text, what=f"experiment {what}")
+
+
 class ExperimentManager:
     """Experiments of one repository: record them, read them back, reproduce them."""
 
-    def __init__(self, path: str | os.PathLike[str] = ".", *, init: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str] = ".", *, init: bool = False) -> None:
+        """Open the repository holding ``path``; ``init`` creates one (named folders only)."""
         with _file_errors("opening the repository"):
             self.repo = Repository.open(path, init=init)
             self.writer = ExperimentWriter(self.repo)
@@ -78,6 +87,11 @@ class ExperimentManager:
             # notebook) take turns: the snapshot caches are per process. Other processes are
             # handled by compare-and-swap on the ref.
             self._write_lock = threading.RLock()
+
+    @property
+    def created(self) -> bool:
+        """Return True when opening this manager ran ``git init`` (faces say so)."""
+        return self.repo.created
 
     @property
     def root(self) -> Path:
@@ -125,6 +139,7 @@ class ExperimentManager:
         """
         with _file_errors("start"):
             validate_experiment_id(experiment_id)
+            _check_texts(name=name, message=message)
             branch = (
                 self._experiment_branch(experiment_id, resume=resume) if create_branch else None
             )
@@ -140,8 +155,8 @@ class ExperimentManager:
                 )
 
     def _experiment_branch(self, experiment_id: str, *, resume: bool) -> str:
-        name = labels.BRANCH_PREFIX + experiment_id
-        ref = f"refs/heads/{name}"
+        refs = ExperimentRef(experiment_id)
+        name, ref = refs.branch, refs.branch_ref
         if ref in self.repo.checked_out_branches():
             raise MlvcError(
                 f"Branch '{name}' is checked out, so mlvc cannot move it with each checkpoint.",
@@ -173,6 +188,7 @@ class ExperimentManager:
         """
         with _file_errors("commit"):
             validate_experiment_id(experiment_id)
+            _check_texts(name=name, message=message)
             with self._write_lock:
                 return self.writer.checkpoint(
                     experiment_id,
@@ -205,6 +221,7 @@ class ExperimentManager:
         """
         with _file_errors("end"):
             validate_experiment_id(experiment_id)
+            _check_texts(name=name, message=message)
             if status not in END_STATUSES:
                 raise MlvcError(
                     f"Unknown end status '{status}'.",
@@ -227,7 +244,7 @@ class ExperimentManager:
             return checkpoint
 
     def _check_tag_free(self, tag: str) -> None:
-        validate_tag_name(tag)
+        labels.check_tag_name(self.repo, tag)
         existing = self.repo.ref_exists(f"refs/tags/{tag}")
         if existing is not None:
             raise MlvcError(
@@ -252,22 +269,27 @@ class ExperimentManager:
         """Return one experiment's summary (the commit message's part; :meth:`show` reads
         the full record)."""
         with _file_errors("summary"):
+            validate_experiment_id(experiment_id)
             return listing.get(self.repo, experiment_id)
 
     def show(self, experiment_id: str) -> ExperimentRecord:
         """Return the full record of an experiment's last checkpoint."""
         with _file_errors("show"):
+            validate_experiment_id(experiment_id)
             record = listing.show(self.repo, experiment_id)
             return replace(record, worktree=reproduce.worktree_of(self.repo, experiment_id))
 
     def history(self, experiment_id: str) -> list[Checkpoint]:
         """Return an experiment's checkpoints, oldest first."""
         with _file_errors("history"):
+            validate_experiment_id(experiment_id)
             return listing.history(self.repo, experiment_id)
 
     def diff(self, a: str, b: str) -> ExperimentDiff:
         """Return params, metrics and files that differ from experiment ``a`` to ``b``."""
         with _file_errors("diff"):
+            validate_experiment_id(a)
+            validate_experiment_id(b)
             return listing.diff(self.repo, a, b)
 
     # -- labels --------------------------------------------------------------------------------
@@ -275,11 +297,13 @@ class ExperimentManager:
     def tag(self, experiment_id: str, tag: str, *, force: bool = False) -> str:
         """Tag the experiment's last checkpoint (annotated, metrics in the message)."""
         with _file_errors("tag"):
+            validate_experiment_id(experiment_id)
             return labels.tag(self.repo, experiment_id, tag, force=force)
 
     def branch(self, experiment_id: str) -> str:
         """Create branch ``mlvc/<id>`` at the experiment's last checkpoint."""
         with _file_errors("branch"):
+            validate_experiment_id(experiment_id)
             return labels.branch(self.repo, experiment_id)
 
     def switch(self, branch: str) -> str:
@@ -317,11 +341,13 @@ class ExperimentManager:
     def reproduce(self, experiment_id: str, *, path: str | os.PathLike[str] | None = None) -> Path:
         """Materialise the experiment's last checkpoint in a worktree; return its path."""
         with _file_errors("reproduce"):
+            validate_experiment_id(experiment_id)
             return reproduce.materialise(self.repo, experiment_id, path=path)
 
     def export(self, experiment_id: str) -> Path:
         """Write a zip with the experiment's record, metrics and a reproduce script."""
         with _file_errors("export"):
+            validate_experiment_id(experiment_id)
             return export.export_zip(self.repo, experiment_id)
 
     # -- tracking ------------------------------------------------------------------------------

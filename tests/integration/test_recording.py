@@ -278,7 +278,7 @@ def test_unknown_experiment_and_not_a_repository(git_repo: GitRepo, tmp_path: Pa
 
 def test_new_folder_is_initialised_with_ml_gitignore(tmp_path: Path) -> None:
     project = tmp_path / "fresh" / "project"
-    manager = ExperimentManager(project)
+    manager = ExperimentManager(project, init=True)
     assert (project / ".git").is_dir()
     assert git(project, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
     gitignore = (project / ".gitignore").read_text()
@@ -291,7 +291,7 @@ def test_new_folder_is_initialised_with_ml_gitignore(tmp_path: Path) -> None:
 def test_existing_gitignore_is_left_alone(tmp_path: Path) -> None:
     (tmp_path / "p").mkdir()
     (tmp_path / "p" / ".gitignore").write_text("mine\n")
-    ExperimentManager(tmp_path / "p")
+    ExperimentManager(tmp_path / "p", init=True)
     assert (tmp_path / "p" / ".gitignore").read_text() == "mine\n"
 
 
@@ -393,7 +393,7 @@ def test_opening_a_folder_that_cannot_be_made_a_repository(tmp_path: Path) -> No
     with pytest.raises(MlvcError, match="is a file, not a folder"):
         ExperimentManager(blocker)
     with pytest.raises(MlvcError, match="Cannot create the folder"):
-        ExperimentManager(blocker / "project")
+        ExperimentManager(blocker / "project", init=True)
 
 
 def _reference_tree(repo: GitRepo, tmp_path: Path) -> dict[str, str]:

@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlvc_jupyter.core.repo.refs import (
-    experiment_ref,
+    ExperimentRef,
     validate_branch_name,
     validate_experiment_id,
+    validate_new_tag,
     validate_tag_name,
 )
 from mlvc_jupyter.errors import InvalidNameError
@@ -24,7 +25,7 @@ from mlvc_jupyter.errors import InvalidNameError
 )
 def test_accepts_valid_ids(good: str) -> None:
     assert validate_experiment_id(good) == good
-    assert experiment_ref(good) == f"refs/mlvc/experiments/{good}"
+    assert ExperimentRef.parse(good).ref == f"refs/mlvc/experiments/{good}"
 
 
 @pytest.mark.parametrize(
@@ -94,3 +95,24 @@ def test_never_accepts_what_git_rejects(name: str) -> None:
         return
     assert "\0" not in name
     assert _git_accepts(name)
+
+
+def test_experiment_ref_names_every_ref_of_an_experiment() -> None:
+    refs = ExperimentRef.parse("lr-0.1")
+    assert (refs.id, refs.ref) == ("lr-0.1", "refs/mlvc/experiments/lr-0.1")
+    assert (refs.branch, refs.branch_ref) == ("mlvc/lr-0.1", "refs/heads/mlvc/lr-0.1")
+    with pytest.raises(InvalidNameError, match="Invalid experiment id 'lr\\\\n'"):
+        ExperimentRef.parse("lr\n")
+
+
+@pytest.mark.parametrize(
+    ("tag", "rule"),
+    [("Good", "only by case from the existing tag 'good'"), ("main", "name of a branch")],
+    ids=["case-fold", "branch-name"],
+)
+def test_new_tags_may_not_collide_by_case_or_with_a_branch(tag: str, rule: str) -> None:
+    existing = ["refs/tags/good", "refs/heads/main"]
+    with pytest.raises(InvalidNameError, match=rule):
+        validate_new_tag(tag, existing)
+    assert validate_new_tag("good", existing) == "good"  # moving the same tag is allowed
+    assert validate_new_tag("better", existing) == "better"

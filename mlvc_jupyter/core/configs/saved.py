@@ -12,7 +12,7 @@ from mlvc_jupyter.core.reading import listing
 from mlvc_jupyter.core.recording.writer import ExperimentWriter, now
 from mlvc_jupyter.core.records import ConfigChange
 from mlvc_jupyter.core.repo.refs import EXPERIMENTS, is_experiment_id
-from mlvc_jupyter.core.repo.repository import Repository
+from mlvc_jupyter.core.repo.repository import Repository, user_path
 from mlvc_jupyter.errors import ConfigError
 
 __all__ = ["config_changes", "create", "load", "restore"]
@@ -30,7 +30,7 @@ def create(repo: Repository, configs: Any) -> Path:
         ConfigError: a config value cannot be recorded.
     """
     payload = {
-        "configs": configs_mod.serialise(configs),
+        "configs": configs_mod.serialise_configs(configs),
         "head": repo.head()[0],
         "created": now(),
         "files": _config_files(repo),
@@ -68,7 +68,7 @@ def load(path: str | os.PathLike[str]) -> Any:
     Raises:
         ConfigError: the file is missing or not a config snapshot.
     """
-    return _read(Path(path))["configs"]
+    return _read(user_path(path, what="config snapshot path"))["configs"]
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -103,7 +103,8 @@ def restore(repo: Repository, writer: ExperimentWriter, source: str | os.PathLik
 
 
 def _restore_source(repo: Repository, source: str | os.PathLike[str]) -> tuple[dict[str, str], str]:
-    path = Path(source) if Path(source).is_absolute() else repo.base / source
+    given = user_path(source, what="config snapshot or experiment id")
+    path = given if given.is_absolute() else repo.base / given
     if path.is_file():
         files = _read(path)["files"]
         if not isinstance(files, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import datetime as dt
 import enum
@@ -17,6 +18,7 @@ from mlvc_jupyter.errors import ConfigError
 
 __all__ = [
     "CONFIG_SUFFIXES",
+    "checked_text",
     "copy_json",
     "diff_params",
     "dumps",
@@ -26,11 +28,58 @@ __all__ = [
     "load_json_file",
     "safe_relative",
     "serialise",
+    "serialise_configs",
 ]
 
 CONFIG_SUFFIXES = (".yaml", ".yml", ".toml", ".json")
 _CONFIG_DIRS = {"configs", "config"}
 _MAX_DEPTH = 64
+# Lone surrogates: Python strings may hold them (os.fsdecode of bad bytes, a JSON "\udcff"),
+# UTF-8 cannot encode them, and git stores messages and records as UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def checked_text(text: str, *, what: str) -> str:
+    """Return ``text`` if it can be stored as UTF-8 (no lone surrogate).
+
+    Raises:
+        ConfigError: ``text`` holds a lone surrogate; the message quotes it.
+    """
+    if _SURROGATE.search(text):
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise ConfigError(
+            f"The {what} {shown!r} holds a lone surrogate character, which cannot be stored "
+            "as UTF-8 text.",
+            hint="It usually comes from bytes decoded with errors='surrogateescape'; decode "
+            "them properly, or replace the character.",
+        )
+    return text
+
+
+def serialise_configs(configs: Any) -> dict[str, Any] | None:
+    """Return an experiment's configs as a JSON table (None stays None: no configs given).
+
+    Configs are a table of named values: a mapping, a dataclass, an argparse ``Namespace``,
+    a pydantic model (``model_dump()``), an object with ``to_dict()`` or an OmegaConf config
+    (when omegaconf is installed). A bare number, string or list has no names to show or
+    compare, so it is refused rather than recorded and lost from ``show``.
+
+    Raises:
+        ConfigError: ``configs`` is not a table, or holds a value that cannot be recorded.
+    """
+    if configs is None:
+        return None
+    table = configs if isinstance(configs, Mapping) else _convert(configs)
+    if not isinstance(table, Mapping):
+        shown = repr(configs) if len(repr(configs)) <= 60 else repr(configs)[:57] + "..."
+        raise ConfigError(
+            f"Cannot record configs of type {type(configs).__name__} ({shown}): configs "
+            "must be a table of named values.",
+            hint="Pass a dict (e.g. {'params': value}), a dataclass, an argparse Namespace, "
+            "or a pydantic or OmegaConf object.",
+        )
+    serialised: dict[str, Any] = serialise(table)
+    return serialised
 
 
 def serialise(value: Any, *, _path: str = "configs", _depth: int = 0) -> Any:
@@ -47,7 +96,9 @@ def serialise(value: Any, *, _path: str = "configs", _depth: int = 0) -> Any:
             f"The config at '{_path}' nests deeper than {_MAX_DEPTH} levels (a cycle?).",
             hint="Pass plain nested dicts or dataclasses without self-references.",
         )
-    if value is None or isinstance(value, bool | int | str):
+    if isinstance(value, str):
+        return checked_text(value, what=f"config value at '{_path}'")
+    if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
         return jsonable_number(value)
@@ -56,7 +107,9 @@ def serialise(value: Any, *, _path: str = "configs", _depth: int = 0) -> Any:
         return serialise(converted, _path=_path, _depth=_depth + 1)
     if isinstance(value, Mapping):
         return {
-            str(k): serialise(v, _path=f"{_path}.{k}", _depth=_depth + 1)
+            checked_text(str(k), what=f"config key in '{_path}'"): serialise(
+                v, _path=f"{_path}.{k}", _depth=_depth + 1
+            )
             for k, v in sorted(value.items(), key=lambda item: str(item[0]))
         }
     if isinstance(value, list | tuple):
@@ -76,6 +129,10 @@ def _convert(value: Any) -> Any:
     """Return a plainer form of a known rich type, or ``_UNCONVERTED``."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, argparse.Namespace):
+        return vars(value)
+    if type(value).__module__.startswith("omegaconf"):
+        return _omegaconf_container(value)
     for method in ("model_dump", "to_dict"):
         func = getattr(value, method, None)
         if callable(func) and not isinstance(value, type):
@@ -89,6 +146,15 @@ def _convert(value: Any) -> Any:
     if hasattr(value, "tolist") and hasattr(value, "dtype"):  # numpy scalars and arrays
         return value.tolist()
     return _UNCONVERTED
+
+
+def _omegaconf_container(value: Any) -> Any:
+    """Return an OmegaConf DictConfig/ListConfig as plain containers, interpolations resolved."""
+    try:
+        from omegaconf import OmegaConf  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:  # an object claiming omegaconf's module without omegaconf: leave it
+        return _UNCONVERTED
+    return OmegaConf.to_container(value, resolve=True)
 
 
 def copy_json(value: Any) -> Any:

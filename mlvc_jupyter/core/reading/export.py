@@ -10,6 +10,7 @@ from pathlib import Path
 from mlvc_jupyter.core.configs import values as configs_mod
 from mlvc_jupyter.core.reading.listing import show
 from mlvc_jupyter.core.recording.writer import METRICS_PATH
+from mlvc_jupyter.core.repo.refs import ExperimentRef
 from mlvc_jupyter.core.repo.repository import Repository
 
 __all__ = ["export_zip"]
@@ -52,7 +53,7 @@ def export_zip(repo: Repository, experiment_id: str) -> Path:
         **record.to_dict(),
         "git": {
             "commit": summary.commit,
-            "ref": f"refs/mlvc/experiments/{experiment_id}",
+            "ref": ExperimentRef(experiment_id).ref,
             "head": summary.head,
             "branch": summary.branch,
         },
@@ -66,7 +67,7 @@ def export_zip(repo: Repository, experiment_id: str) -> Path:
     script = _SCRIPT.format(
         id=experiment_id,
         name=summary.name,
-        ref=f"refs/mlvc/experiments/{experiment_id}",
+        ref=ExperimentRef(experiment_id).ref,
         commit=summary.commit,
     )
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:

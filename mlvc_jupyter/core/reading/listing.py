@@ -22,7 +22,7 @@ from mlvc_jupyter.core.records import (
     ExperimentSummary,
     LargeFile,
 )
-from mlvc_jupyter.core.repo.refs import EXPERIMENTS, experiment_ref, validate_experiment_id
+from mlvc_jupyter.core.repo.refs import EXPERIMENTS, ExperimentRef
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import ExperimentNotFoundError
 
@@ -50,7 +50,7 @@ def get(repo: Repository, experiment_id: str) -> ExperimentSummary:
         InvalidNameError: the id is not valid.
         ExperimentNotFoundError: no such experiment.
     """
-    ref = experiment_ref(experiment_id)
+    ref = ExperimentRef(experiment_id).ref
     out = repo.git.run("for-each-ref", f"--format={LISTING_FORMAT}", ref, "refs/tags/")
     for summary in parse_listing(out, EXPERIMENTS + "/"):
         if summary.id == experiment_id:
@@ -89,7 +89,7 @@ def history(repo: Repository, experiment_id: str) -> list[Checkpoint]:
     Raises:
         ExperimentNotFoundError: no such experiment.
     """
-    ref = experiment_ref(experiment_id)
+    ref = ExperimentRef(experiment_id).ref
     tip = repo.ref_exists(ref)
     if tip is None:
         raise ExperimentNotFoundError(experiment_id)
@@ -117,8 +117,6 @@ def diff(repo: Repository, a: str, b: str) -> ExperimentDiff:
     Raises:
         ExperimentNotFoundError: either experiment does not exist.
     """
-    validate_experiment_id(a)
-    validate_experiment_id(b)
     first, second = get(repo, a), get(repo, b)
     blobs = repo.read_blobs([f"{first.commit}:{RECORD_PATH}", f"{second.commit}:{RECORD_PATH}"])
     params_a, params_b = (

@@ -30,7 +30,7 @@ from mlvc_jupyter.core.recording.summary import (
 )
 from mlvc_jupyter.core.recording.tree import Snapshotter
 from mlvc_jupyter.core.records import Checkpoint, SnapshotTree
-from mlvc_jupyter.core.repo.refs import EXPERIMENTS, SAFETY, experiment_ref, validate_experiment_id
+from mlvc_jupyter.core.repo.refs import EXPERIMENTS, ExperimentRef, safety_ref
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import (
     ExperimentExistsError,
@@ -77,7 +77,7 @@ class ExperimentWriter:
 
     def tip(self, experiment_id: str) -> tuple[str, dict[str, Any]] | None:
         """Return (commit, summary) of an experiment's last checkpoint, or None."""
-        ref = experiment_ref(experiment_id)
+        ref = ExperimentRef(experiment_id).ref
         out = self.repo.git.run("for-each-ref", "--format=%(objectname)%00%(contents)", ref)
         if not out.strip():
             self._tips.pop(experiment_id, None)
@@ -125,7 +125,6 @@ class ExperimentWriter:
             ExperimentExistsError: the id (or one differing only by case) exists and
                 ``resume`` is False.
         """
-        validate_experiment_id(experiment_id)
         tip = self.tip(experiment_id)
         if tip is not None and not resume:
             raise ExperimentExistsError(
@@ -181,7 +180,7 @@ class ExperimentWriter:
         tip = None if creating else self._require_tip(experiment_id)
         previous = tip[1] if tip else {}
         if configs is not None:
-            record_configs = configs_mod.serialise(configs)
+            record_configs = configs_mod.serialise_configs(configs)
         else:
             record_configs = self._previous_configs(experiment_id, tip[0]) if tip else {}
         snap = self.snapshotter.build(
@@ -255,7 +254,7 @@ class ExperimentWriter:
         *,
         creating: bool,
     ) -> Checkpoint:
-        ref = experiment_ref(experiment_id)
+        ref = ExperimentRef(experiment_id).ref
         tip = None if creating else self._cached_tip(experiment_id)
         deadline = time.monotonic() + self.max_wait
         for attempt in range(_MAX_ATTEMPTS):
@@ -310,7 +309,7 @@ class ExperimentWriter:
         """
         snap = self.snapshotter.build()
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-        ref = f"{SAFETY}/{stamp}"
+        ref = safety_ref(stamp)
         summary = {
             "v": SCHEMA_VERSION,
             "id": f"safety-{stamp}",

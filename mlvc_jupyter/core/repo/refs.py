@@ -1,31 +1,85 @@
-"""Where experiments live among git's refs, and the rules their names follow."""
+"""Where experiments live among git's refs, and the rules their names follow.
+
+Every ref mlvc writes is named here: an experiment's ref and its ``mlvc/<id>`` branch through
+:class:`ExperimentRef`, safety refs under :data:`SAFETY`. Names from users are checked once,
+where they enter (the manager's public methods), with the validators below.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from mlvc_jupyter.errors import InvalidNameError
 
 __all__ = [
+    "BRANCH_PREFIX",
     "EXPERIMENTS",
     "REFS",
     "SAFETY",
-    "experiment_ref",
+    "ExperimentRef",
     "is_experiment_id",
+    "safety_ref",
     "validate_branch_name",
     "validate_experiment_id",
+    "validate_new_tag",
     "validate_tag_name",
 ]
 
 REFS = "refs/mlvc"
 EXPERIMENTS = f"{REFS}/experiments"
 SAFETY = f"{REFS}/safety"
+BRANCH_PREFIX = "mlvc/"
+HEADS = "refs/heads/"
+TAGS = "refs/tags/"
 
-_ID_RULE = "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+# Whole-string matches (fullmatch): a '$' anchor would let a trailing newline through.
+_ID_RULE = "[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
 _ID_PATTERN = re.compile(_ID_RULE)
 # Tags and branches may also use '/' to group names, the way people name releases (v1/rc1).
-_REFNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
+_REFNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}")
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentRef:
+    """The refs of one experiment: ``refs/mlvc/experiments/<id>`` and branch ``mlvc/<id>``.
+
+    Build it from user input with :meth:`parse`, which validates the id; the constructor
+    trusts its argument (an id already parsed at the entry point, or read back from git).
+    """
+
+    id: str
+
+    @classmethod
+    def parse(cls, experiment_id: object) -> ExperimentRef:
+        """Return the refs of ``experiment_id`` after checking it.
+
+        Raises:
+            InvalidNameError: the id breaks a naming rule.
+        """
+        return cls(validate_experiment_id(experiment_id))
+
+    @property
+    def ref(self) -> str:
+        """Return the full ref holding the experiment's checkpoints."""
+        return f"{EXPERIMENTS}/{self.id}"
+
+    @property
+    def branch(self) -> str:
+        """Return the name of the experiment's branch, ``mlvc/<id>``."""
+        return BRANCH_PREFIX + self.id
+
+    @property
+    def branch_ref(self) -> str:
+        """Return the full ref of the experiment's branch."""
+        return HEADS + self.branch
+
+
+def safety_ref(stamp: str) -> str:
+    """Return the ref of a safety snapshot taken at ``stamp`` (a UTC time, sortable)."""
+    return f"{SAFETY}/{stamp}"
 
 
 def _check_common(name: str, kind: str) -> None:
@@ -48,7 +102,7 @@ def _fail(name: str, kind: str, rule: str) -> None:
     raise InvalidNameError(
         f"Invalid {kind} {shown!r}: {rule}.",
         name=name,
-        hint=f"Use letters, digits, '.', '_' and '-' (matching {_ID_RULE}), e.g. 'exp_001'.",
+        hint=f"Use letters, digits, '.', '_' and '-' (matching ^{_ID_RULE}$), e.g. 'exp_001'.",
     )
 
 
@@ -72,7 +126,7 @@ def validate_experiment_id(experiment_id: object) -> str:
         _fail(experiment_id, "experiment id", "it is empty")
     if len(experiment_id) > 100:
         _fail(experiment_id, "experiment id", "it is longer than 100 characters")
-    if unicodedata.normalize("NFC", experiment_id) != experiment_id or not _ID_PATTERN.match(
+    if unicodedata.normalize("NFC", experiment_id) != experiment_id or not _ID_PATTERN.fullmatch(
         experiment_id
     ):
         _fail(
@@ -94,7 +148,7 @@ def is_experiment_id(value: object) -> bool:
 
 
 def _validate_refname(name: object, kind: str) -> str:
-    if not isinstance(name, str) or not _REFNAME_PATTERN.match(name):
+    if not isinstance(name, str) or not _REFNAME_PATTERN.fullmatch(name):
         _fail(
             str(name),
             kind,
@@ -124,10 +178,23 @@ def validate_branch_name(branch: object) -> str:
     return _validate_refname(branch, "branch name")
 
 
-def experiment_ref(experiment_id: str) -> str:
-    """Return the full ref of an experiment, validating its id.
+def validate_new_tag(tag: object, existing_refs: Iterable[str]) -> str:
+    """Return ``tag`` if it may be created (or moved) among the repository's refs.
+
+    ``existing_refs`` are the full names of the tags and branches. On top of the naming rules,
+    a tag may not differ only by case from another tag (the two collide on macOS and Windows)
+    and may not be a branch's name (``git log main`` would become ambiguous).
 
     Raises:
-        InvalidNameError: the id is not valid.
+        InvalidNameError: the name breaks one of those rules.
     """
-    return f"{EXPERIMENTS}/{validate_experiment_id(experiment_id)}"
+    name = validate_tag_name(tag)
+    refs = set(existing_refs)
+    if HEADS + name in refs:
+        _fail(name, "tag name", f"it is the name of a branch, so `git log {name}` is ambiguous")
+    folded = name.casefold()
+    for ref in refs:
+        other = ref.removeprefix(TAGS)
+        if ref.startswith(TAGS) and other != name and other.casefold() == folded:
+            _fail(name, "tag name", f"it differs only by case from the existing tag '{other}'")
+    return name

@@ -12,14 +12,113 @@ from mlvc_jupyter.core.records import CommitInfo, FileVersionInfo, GitStatus, Re
 from mlvc_jupyter.core.repo.gitignore import ML_GITIGNORE
 from mlvc_jupyter.core.repo.runner import Git, RepoPaths, discover
 from mlvc_jupyter.core.repo.settings import Settings, load_settings
-from mlvc_jupyter.errors import MlvcError, NotARepositoryError
+from mlvc_jupyter.errors import GitOperationError, MlvcError, NotARepositoryError
 
-__all__ = ["Repository", "StatusEntries", "parse_status_entries"]
+__all__ = [
+    "Repository",
+    "StatusEntries",
+    "inside_git_dir",
+    "parse_status_entries",
+    "refuse_creation_place",
+    "user_path",
+]
 
 log = logging.getLogger(__name__)
 
 FALLBACK_NAME = "mlvc"
 FALLBACK_EMAIL = "mlvc@localhost"
+
+
+def user_path(value: object, *, what: str = "path") -> Path:
+    """Return a path the user gave, with ``~`` expanded, after checking that it can be one.
+
+    Every entry point that takes a path goes through here, so a wrong type or a NUL byte
+    (which the operating system cannot take) gets a clear error instead of a ``ValueError``.
+
+    Raises:
+        MlvcError: ``value`` is not a str or path-like, or holds a NUL byte.
+    """
+    if not isinstance(value, str | os.PathLike):
+        raise MlvcError(
+            f"Expected a {what}, got {type(value).__name__} {value!r}.",
+            hint="Pass the path as a string or pathlib.Path.",
+        )
+    text = os.fspath(value)
+    if (b"\0" if isinstance(text, bytes) else "\0") in text:
+        raise MlvcError(
+            f"The {what} {text!r} contains a NUL byte, which no file name can hold.",
+            hint="Check where the path came from; remove the \\x00 character.",
+        )
+    return Path(os.fsdecode(text)).expanduser()
+
+
+def inside_git_dir(folder: Path) -> bool:
+    """Return True if ``folder`` is, or would be, inside git's own files.
+
+    That is a folder named ``.git`` or below one, or inside any repository's git directory
+    or a bare repository (asked of git from the nearest folder that exists).
+    """
+    absolute = folder.absolute()
+    parts = (*absolute.parts, *absolute.resolve().parts)
+    if any(part.casefold() == ".git" for part in parts):
+        return True
+    existing = next(p for p in (absolute, *absolute.parents) if p.is_dir())
+    out = Git(existing).run(
+        "rev-parse", "--is-inside-git-dir", "--is-bare-repository", ok_status=(0, 128)
+    )
+    return b"true" in out.split()
+
+
+def refuse_creation_place(folder: Path) -> None:
+    """Refuse to create a repository in ``/``, the home folder, a bare repository or ``.git``.
+
+    Raises:
+        NotARepositoryError: ``folder`` is one of those places.
+    """
+    absolute = folder.absolute()
+    if absolute == Path(absolute.anchor):
+        why = f"'{absolute}' is the root of the file system"
+    elif absolute.resolve() == Path.home().resolve():
+        why = f"'{absolute}' is your home folder"
+    elif inside_git_dir(absolute):
+        raise _not_a_repository(absolute, inside_git=True)
+    else:
+        return
+    raise NotARepositoryError(
+        f"Refusing to create a git repository here: {why}.",
+        path=str(absolute),
+        hint="Name the project's own folder, e.g. `%vc_init ~/projects/cifar` "
+        "(CLI: `mlvc init ~/projects/cifar`).",
+    )
+
+
+def _not_a_repository(folder: Path, *, inside_git: bool) -> NotARepositoryError:
+    """Return the error for a folder outside any working tree, saying what to open instead."""
+    if inside_git:
+        return NotARepositoryError(
+            f"'{folder}' is inside git's own files (a .git folder or a bare repository), "
+            "not a working tree.",
+            path=str(folder),
+            hint="Open the project's working tree: the folder that holds .git.",
+        )
+    return NotARepositoryError(
+        f"'{folder}' is not inside a git working tree.",
+        path=str(folder),
+        hint=f"Create a repository there with `%vc_init {folder}` (CLI: `mlvc init {folder}`), "
+        "or open a folder inside an existing repository.",
+    )
+
+
+def _refuse_if_git_refuses(folder: Path, exc: NotARepositoryError) -> None:
+    """Pass git's own reason through when it refuses a repository (another user's)."""
+    cause = exc.__cause__
+    if isinstance(cause, GitOperationError) and "dubious ownership" in cause.stderr:
+        raise NotARepositoryError(
+            f"git refuses to open the repository at '{folder}':\n{cause.stderr}",
+            path=str(folder),
+            hint="It belongs to another user. If you trust it, run the `git config --global "
+            "--add safe.directory ...` command above; mlvc never adds that exception itself.",
+        ) from cause
 
 
 class Repository:
@@ -29,22 +128,28 @@ class Repository:
     linked worktree works) or initialises one.
     """
 
-    def __init__(self, paths: RepoPaths, *, base: Path | None = None) -> None:
+    def __init__(
+        self, paths: RepoPaths, *, base: Path | None = None, created: bool = False
+    ) -> None:
         self.paths = paths
         self.root = paths.toplevel
         self.base = base or paths.toplevel
         self.git = Git(paths.toplevel)
+        self.created = created
+        """True when this object ran ``git init``: faces say so, with the path."""
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] = ".", *, init: bool = True) -> Repository:
-        """Open the repository containing ``path``, initialising one there if needed.
+    def open(cls, path: str | os.PathLike[str] = ".", *, init: bool = False) -> Repository:
+        """Open the repository containing ``path``; with ``init``, create one if there is none.
 
-        A folder that is not yet inside a repository gets ``git init -b main`` and the ML
-        ``.gitignore`` (an existing ``.gitignore`` is left alone).
+        Only the entry points where the user names a folder for a project pass ``init``
+        (``%vc_init PATH``, ``mlvc init PATH``, the specification's constructors); see
+        :meth:`init` for where even they never create one.
 
         Raises:
-            NotARepositoryError: ``path`` is not in a repository and ``init`` is False, or it
-                is a file.
+            NotARepositoryError: ``path`` is a file, inside git's own files, a repository git
+                refuses (another owner: git's message and ``safe.directory`` command are
+                quoted), or not in a repository while ``init`` is False.
         """
         if not isinstance(path, str | os.PathLike):
             raise NotARepositoryError(
@@ -52,33 +157,40 @@ class Repository:
                 path=repr(path),
                 hint="Pass the project folder as a string or pathlib.Path.",
             )
-        folder = Path(path).expanduser().absolute()
+        folder = user_path(path, what="project folder").absolute()
         if folder.exists() and not folder.is_dir():
             raise NotARepositoryError(
                 f"'{folder}' is a file, not a folder.",
                 path=str(folder),
                 hint="Pass the project folder (the one that holds your code and notebooks).",
             )
-        if not folder.exists() and not init:
+        if folder.is_dir():
+            try:
+                return cls(discover(folder), base=folder)
+            except NotARepositoryError as exc:
+                _refuse_if_git_refuses(folder, exc)
+                if not init:
+                    raise _not_a_repository(folder, inside_git=inside_git_dir(folder)) from None
+        elif not init:
             raise NotARepositoryError(
                 f"'{folder}' does not exist.",
                 path=str(folder),
-                hint="Check the path, or create the project with `mlvc init <path>`.",
+                hint=f"Check the path, or create the project with `%vc_init {folder}` "
+                f"(CLI: `mlvc init {folder}`).",
             )
-        try:
-            return cls(discover(folder), base=folder) if folder.exists() else cls.init(folder)
-        except NotARepositoryError:
-            if not init:
-                raise
-            return cls.init(folder)
+        return cls.init(folder)
 
     @classmethod
     def init(cls, folder: Path) -> Repository:
         """Create a repository (branch main) in ``folder`` with the ML ``.gitignore``.
 
+        Never in ``/``, the home folder itself, a bare repository or inside a ``.git`` folder.
+
         Raises:
-            NotARepositoryError: the folder cannot be created or initialised.
+            NotARepositoryError: the folder is one of those, or cannot be created or
+                initialised.
         """
+        refuse_creation_place(folder)
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -92,7 +204,7 @@ class Repository:
         if not gitignore.exists():
             gitignore.write_text(ML_GITIGNORE, encoding="utf-8")
         log.info("initialised a git repository in %s", folder)
-        return cls(discover(folder))
+        return cls(discover(folder), created=True)
 
     # -- facts that do not change within a process ---------------------------------------------
 
@@ -190,7 +302,7 @@ class Repository:
         Raises:
             MlvcError: the path lies outside the repository.
         """
-        candidate = Path(path)
+        candidate = user_path(path)
         if not candidate.is_absolute():
             candidate = self.base / candidate
         resolved = candidate.resolve()

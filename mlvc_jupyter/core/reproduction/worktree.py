@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
+from typing import NoReturn
 
 from mlvc_jupyter.core.reading.listing import get
-from mlvc_jupyter.core.repo.repository import Repository
+from mlvc_jupyter.core.repo.repository import Repository, inside_git_dir, user_path
 from mlvc_jupyter.errors import DirtyWorkingTreeError, MlvcError
 
 __all__ = ["default_worktree", "materialise", "worktree_of"]
+
+# A file in a worktree's admin folder (.git/worktrees/<name>/) saying mlvc created it: only such
+# worktrees are ever replaced. git removes the folder, marker included, with the worktree.
+_MARKER = "mlvc-reproduction"
 
 
 def default_worktree(repo: Repository, experiment_id: str) -> Path:
@@ -23,30 +29,106 @@ def materialise(
 ) -> Path:
     """Check out the experiment's last checkpoint (detached) in a worktree; return its path.
 
-    The user's HEAD, index and working tree are untouched. A worktree mlvc made earlier at the
-    same place is replaced when it has no local edits.
+    The target is a new folder or an empty one, never inside any ``.git``, never a symbolic
+    link and never a worktree mlvc did not create. A reproduction mlvc made earlier at the same
+    place is replaced when nothing in it (ignored files included) would be lost. The user's
+    HEAD, index and working tree are untouched.
 
     Raises:
         ExperimentNotFoundError: no such experiment.
-        DirtyWorkingTreeError: the target worktree has edits that replacing it would lose.
-        MlvcError: the target is inside the user's working tree, or a folder that is not empty.
+        DirtyWorkingTreeError: mlvc's earlier reproduction there holds files it would lose.
+        MlvcError: the target breaks one of the rules above.
     """
     summary = get(repo, experiment_id)
-    target = Path(path).expanduser().absolute() if path else default_worktree(repo, experiment_id)
-    if repo.is_inside(target) and not target.resolve().is_relative_to(
-        repo.paths.common_dir.resolve()
-    ):
-        raise MlvcError(
-            f"Cannot reproduce into '{target}': it is inside your working tree.",
-            hint="Choose a folder outside the repository, or leave the path out to use "
-            "the default under .git/mlvc/worktrees/.",
-        )
+    target = _target(repo, experiment_id, path)
+    ours = _is_ours(repo, target)
     if target.exists():
-        _remove_previous(repo, target)
+        _clear(repo, target, ours=ours)
     target.parent.mkdir(parents=True, exist_ok=True)
-    repo.git.run("worktree", "add", "--detach", "--force", str(target), summary.commit)
+    force = ["--force"] if ours else []  # ours, registered but deleted by hand: take it back
+    repo.git.run("worktree", "add", "--detach", *force, str(target), summary.commit)
+    _mark_ours(repo, target)
     _remember(repo, experiment_id, target)
     return target
+
+
+def _target(repo: Repository, experiment_id: str, path: str | os.PathLike[str] | None) -> Path:
+    """Return the absolute target, refusing links, git's files and the user's working tree."""
+    if path is None:
+        return default_worktree(repo, experiment_id)
+    target = user_path(path, what="reproduction folder").absolute()
+    if target.is_symlink():
+        _refuse(target, "it is a symbolic link", "Pass the folder the link points to, if new.")
+    own_area = target.resolve().is_relative_to(repo.runtime_dir.resolve() / "worktrees")
+    if not own_area and inside_git_dir(target):
+        _refuse(target, "it is inside a .git folder or a bare repository (git's own files)")
+    if repo.is_inside(target) and not own_area:
+        _refuse(target, "it is inside your working tree")
+    return target
+
+
+def _refuse(target: Path, why: str, hint: str = "") -> NoReturn:
+    raise MlvcError(
+        f"Cannot reproduce into '{target}': {why}.",
+        hint=hint
+        or "Choose a new or empty folder outside the repository, or leave the "
+        "path out to use the default under .git/mlvc/worktrees/.",
+    )
+
+
+def _clear(repo: Repository, target: Path, *, ours: bool) -> None:
+    """Make way at an existing ``target``: keep an empty folder, replace only our own."""
+    if not target.is_dir():
+        _refuse(target, "it exists and is not a folder")
+    if not any(target.iterdir()):
+        return
+    if not ours:
+        what = "an existing git worktree mlvc did not create" if (target / ".git").exists() else ""
+        _refuse(target, what or "the folder is not empty")
+    out = repo.git.run(
+        "-C", str(target), "status", "--porcelain", "-z", "--untracked-files=all", "--ignored"
+    )
+    edited = [entry[3:] for entry in out.decode("utf-8", "replace").split("\0") if entry]
+    if edited:
+        raise DirtyWorkingTreeError(
+            f"The reproduction in '{target}' has edits that replacing it would lose "
+            "(new and ignored files count too).",
+            paths=edited,
+            hint="Keep them (copy them out or commit them there), or pass another path.",
+        )
+    repo.git.run("worktree", "remove", "--force", str(target))
+
+
+def _admin_dir(repo: Repository, target: Path) -> Path | None:
+    """Return git's administrative folder of the worktree at ``target``, if it is one."""
+    wanted = target / ".git"
+    for gitdir in (repo.paths.common_dir / "worktrees").glob("*/gitdir"):
+        with contextlib.suppress(OSError):
+            if Path(gitdir.read_text(encoding="utf-8", errors="replace").strip()) == wanted:
+                return gitdir.parent
+    return None
+
+
+def _is_ours(repo: Repository, target: Path) -> bool:
+    """Return True if mlvc created the worktree at ``target``.
+
+    Its admin folder is marked, or it lies in mlvc's own area (where reproductions made before
+    the marker existed live).
+    """
+    admin = _admin_dir(repo, target)
+    own_area = target.resolve().is_relative_to(repo.runtime_dir.resolve() / "worktrees")
+    return admin is not None and ((admin / _MARKER).is_file() or own_area)
+
+
+def _mark_ours(repo: Repository, target: Path) -> None:
+    """Mark the new worktree as mlvc's, in git's admin folder (removed along with it)."""
+    admin = _admin_dir(repo, target)
+    if admin is None:  # git registers every worktree it adds; nothing to mark otherwise
+        raise MlvcError(
+            f"git did not register the worktree at '{target}'.",
+            hint="Run `git worktree list` to check; then retry.",
+        )
+    (admin / _MARKER).write_text("created by mlvc reproduce\n", encoding="utf-8")
 
 
 def _registry(repo: Repository) -> Path:
@@ -73,23 +155,3 @@ def worktree_of(repo: Repository, experiment_id: str) -> str | None:
     """Return where reproduce last materialised an experiment, if that folder still exists."""
     path = _load_registry(repo).get(experiment_id)
     return path if path and Path(path).is_dir() else None
-
-
-def _remove_previous(repo: Repository, target: Path) -> None:
-    if not any(target.iterdir()):
-        target.rmdir()
-        return
-    if target.resolve() not in {Path(path).resolve() for path in repo.worktrees()}:
-        raise MlvcError(
-            f"Cannot reproduce into '{target}': the folder exists and is not an mlvc worktree.",
-            hint="Choose an empty or new folder.",
-        )
-    out = repo.git.run("-C", str(target), "status", "--porcelain", "-z", "--untracked-files=all")
-    edited = [entry[3:] for entry in out.decode("utf-8", "replace").split("\0") if entry]
-    if edited:
-        raise DirtyWorkingTreeError(
-            f"The reproduction in '{target}' has edits that replacing it would lose.",
-            paths=edited,
-            hint="Keep them (copy them out or commit them there), or pass another path.",
-        )
-    repo.git.run("worktree", "remove", "--force", str(target))

@@ -6,13 +6,12 @@ import json
 
 from mlvc_jupyter.core.reading.listing import get
 from mlvc_jupyter.core.recording.summary import TAG_MARKER
-from mlvc_jupyter.core.repo.refs import validate_branch_name, validate_tag_name
+from mlvc_jupyter.core.repo.refs import ExperimentRef, validate_branch_name, validate_new_tag
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import DirtyWorkingTreeError, GitOperationError, MlvcError
 
-__all__ = ["BRANCH_PREFIX", "branch", "switch", "tag"]
+__all__ = ["branch", "check_tag_name", "switch", "tag"]
 
-BRANCH_PREFIX = "mlvc/"
 ZERO = "0" * 40
 
 
@@ -23,11 +22,12 @@ def tag(repo: Repository, experiment_id: str, name: str, *, force: bool = False)
     the same name does nothing.
 
     Raises:
-        InvalidNameError: the tag name breaks git's rules.
+        InvalidNameError: the tag name breaks git's rules, differs only by case from
+            another tag, or is a branch's name.
         ExperimentNotFoundError: no such experiment.
         MlvcError: the tag exists and points elsewhere (and ``force`` is False).
     """
-    validate_tag_name(name)
+    check_tag_name(repo, name)
     summary = get(repo, experiment_id)
     existing = repo.ref_exists(f"refs/tags/{name}^{{commit}}")
     if existing == summary.commit and not force:
@@ -56,8 +56,9 @@ def branch(repo: Repository, experiment_id: str) -> str:
         MlvcError: the branch exists and points elsewhere.
     """
     summary = get(repo, experiment_id)
-    name = validate_branch_name(BRANCH_PREFIX + experiment_id)
-    current = repo.ref_exists(f"refs/heads/{name}")
+    refs = ExperimentRef(experiment_id)
+    name = refs.branch
+    current = repo.ref_exists(refs.branch_ref)
     if current == summary.commit:
         return name
     if current is not None:
@@ -66,8 +67,18 @@ def branch(repo: Repository, experiment_id: str) -> str:
             f"'{experiment_id}' ({summary.commit[:8]}).",
             hint=f"Delete or rename it first (`git branch -m {name} {name}-old`).",
         )
-    repo.git.run("update-ref", "--no-deref", f"refs/heads/{name}", summary.commit, ZERO)
+    repo.git.run("update-ref", "--no-deref", refs.branch_ref, summary.commit, ZERO)
     return name
+
+
+def check_tag_name(repo: Repository, name: str) -> str:
+    """Return ``name`` if it may be a tag among this repository's tags and branches.
+
+    Raises:
+        InvalidNameError: see :func:`~mlvc_jupyter.core.repo.refs.validate_new_tag`.
+    """
+    out = repo.git.run("for-each-ref", "--format=%(refname)", "refs/tags/", "refs/heads/")
+    return validate_new_tag(name, out.decode("utf-8", "surrogateescape").splitlines())
 
 
 def switch(repo: Repository, name: str) -> str:
