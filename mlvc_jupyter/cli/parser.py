@@ -290,7 +290,8 @@ def _add_strip(subparsers: Any) -> None:
         examples="  mlvc strip notebooks/*.ipynb   # in place; only changed files are rewritten\n"
         "  mlvc strip --stdin < a.ipynb > b.ipynb\n"
         "  mlvc strip --dry-run *.ipynb   # list what would change",
-        details="Like nbstripout. Cells tagged keep_output keep their outputs. Inside a "
+        details="Like nbstripout. Cells tagged keep_output, or with \"keep_output\": true in "
+        "their metadata, keep their outputs. Inside a "
         "repository the extra metadata keys and the keep tag come from its settings "
         "([tool.mlvc] in pyproject.toml, or .mlvc.toml). `mlvc filter install` makes git "
         "run `python -m mlvc_jupyter strip --filter=<path>` on every notebook it adds.",

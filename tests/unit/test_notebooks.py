@@ -164,6 +164,44 @@ def test_tagged_cell_keeps_outputs_but_not_counts(tag: str, keep_output_tag: str
     assert plot["outputs"][2]["execution_count"] is None  # nbstripout without --keep-count
 
 
+@pytest.mark.parametrize(
+    ("metadata", "kept"),
+    [
+        pytest.param({}, False, id="neither"),
+        pytest.param({"keep_output": True}, True, id="metadata-flag"),
+        pytest.param({"tags": ["keep_output"]}, True, id="tag"),
+        pytest.param({"keep_output": True, "tags": ["keep_output"]}, True, id="flag-and-tag"),
+        pytest.param({"keep_output": False}, False, id="flag-false"),
+        # Outputs go only when nothing asks to keep them: a false flag does not cancel the tag.
+        pytest.param({"keep_output": False, "tags": ["keep_output"]}, True, id="false-flag-tag"),
+        pytest.param({"keep_output": "yes"}, False, id="flag-not-boolean"),
+    ],
+)
+def test_the_keep_output_metadata_flag_keeps_outputs_like_the_tag(
+    metadata: dict[str, Any], kept: bool
+) -> None:
+    # nbstripout's test_keep_output_tags.ipynb: cells marked either way keep their outputs.
+    nb = json.loads(_saved(_notebook(executed=True)))
+    nb["cells"][2]["metadata"].update(metadata)
+
+    train, plot = _code_cells(strip_notebook(nb))
+
+    assert train["outputs"] == []
+    assert len(plot["outputs"]) == (3 if kept else 0)
+    assert plot["execution_count"] is None
+    assert plot["metadata"].get("keep_output") == metadata.get("keep_output")
+
+
+def test_the_keep_output_flag_is_honoured_in_a_v3_notebook() -> None:
+    nb = json.loads(_v3_notebook())
+    for cell in nb["worksheets"][0]["cells"][1:]:
+        cell["metadata"] = {"keep_output": True}
+
+    plain, kept = _code_cells(strip_notebook(nb))
+
+    assert [len(plain["outputs"]), len(kept["outputs"])] == [1, 1]
+
+
 def test_a_different_tag_does_not_keep_outputs() -> None:
     nb = json.loads(_saved(_notebook(executed=True, tags=("keep_output",))))
 

@@ -15,9 +15,11 @@ than ten times the strip of a 20 MB notebook, and paid again by every git clean 
 What is stripped, following nbstripout's defaults:
 
 * every code cell loses its outputs and its ``execution_count``;
-* a cell tagged ``keep_output`` keeps its outputs, but its ``execution_count`` and the counts inside
-  those outputs are still cleared (nbstripout without ``--keep-count``), so re-running the notebook
-  does not change the stored file;
+* a cell tagged ``keep_output``, or whose metadata says ``"keep_output": true`` (nbstripout honours
+  both), keeps its outputs, but its ``execution_count`` and the counts inside those outputs are
+  still cleared (nbstripout without ``--keep-count``), so re-running the notebook does not change
+  the stored file. Outputs are kept when either asks: a ``false`` flag does not cancel the tag
+  (nbstripout refuses that contradiction; a clean filter that refuses blocks ``git add``);
 * cell metadata ``collapsed``, ``execution``, ``ExecuteTime``, ``scrolled`` and notebook metadata
   ``widgets`` are removed, plus any extra keys in nbstripout's dotted form.
 
@@ -73,7 +75,8 @@ def strip_notebook(
         nb: A parsed nbformat v3 or v4 notebook (plain dicts or ``NotebookNode``).
         extra_keys: More metadata to remove, in nbstripout's form: ``metadata.a.b`` for notebook
             metadata, ``cell.metadata.c`` for every cell's; a single string is split on whitespace.
-        keep_output_tag: Cells with this tag in ``metadata.tags`` keep their outputs.
+        keep_output_tag: Cells with this tag in ``metadata.tags`` keep their outputs, as do
+            cells whose metadata has ``"keep_output": true``.
 
     Returns:
         A v4 notebook of plain dicts and lists sharing nothing mutable with ``nb``.
@@ -241,7 +244,7 @@ def _strip_cell(cell: Notebook, cell_keys: list[_KeyPath], keep_output_tag: str)
 
 
 def _kept_outputs(cell: Notebook, keep_output_tag: str) -> list[Any]:
-    if not _has_tag(cell, keep_output_tag):
+    if not _keeps_output(cell, keep_output_tag):
         return []
     outputs: list[Any] = copy_json(cell.get("outputs", []))
     for output in outputs:
@@ -250,9 +253,11 @@ def _kept_outputs(cell: Notebook, keep_output_tag: str) -> list[Any]:
     return outputs
 
 
-def _has_tag(cell: Notebook, tag: str) -> bool:
-    tags = cell.get("metadata", {}).get("tags", [])
-    return isinstance(tags, list) and tag in tags
+def _keeps_output(cell: Notebook, tag: str) -> bool:
+    """Whether the cell's metadata asks to keep outputs: the tag, or nbstripout's flag."""
+    metadata = cell.get("metadata", {})
+    tags = metadata.get("tags", [])
+    return metadata.get("keep_output") is True or (isinstance(tags, list) and tag in tags)
 
 
 def _pop_paths(metadata: Notebook, paths: list[_KeyPath]) -> None:
