@@ -18,7 +18,8 @@ import pytest
 
 from mlvc_jupyter.cli import main
 from mlvc_jupyter.core.manager import ExperimentManager
-from mlvc_jupyter.demo import FIRST, SECOND, STEPS, TAG, Demo, Step, _notebook, run_demo
+from mlvc_jupyter.demo import FIRST, SECOND, STEPS, TAG, Demo, Step, run_demo
+from mlvc_jupyter.demo_project import explore_notebook
 from tests.conftest import git
 
 
@@ -79,7 +80,7 @@ def test_steps_are_a_list_later_waves_can_extend(tmp_path: Path) -> None:
 
 
 def test_demo_notebook_is_valid_and_has_outputs() -> None:
-    notebook = nbformat.reads(_notebook(), as_version=4)
+    notebook = nbformat.reads(explore_notebook(), as_version=4)
     nbformat.validate(notebook)
     assert [len(cell.get("outputs", [])) for cell in notebook.cells] == [0, 1, 1]
 
