@@ -5,7 +5,8 @@ outputs), records two experiments through :class:`~mlvc_jupyter.core.manager.Exp
 while the "model" trains, lists and diffs them, reproduces the first in a worktree, and proves
 that the repository's HEAD, index and ``git status`` never changed: every mlvc call runs between
 two fingerprints of them. Each step is a small function in :data:`STEPS`, so later steps (opening
-JupyterLab on a quickstart notebook) slot in without touching the others.
+JupyterLab on a quickstart notebook) slot in without touching the others. The project's files
+live in :mod:`mlvc_jupyter.demo_project`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from mlvc_jupyter.demo_project import (
+    PARAMS,
+    TRAIN_PY,
+    digest,
+    explore_notebook,
+    file_digests,
+)
 from mlvc_jupyter.errors import MlvcError
 
 __all__ = ["STEPS", "Demo", "Step", "run_demo"]
@@ -31,46 +39,6 @@ SECOND = "exp_lr0.01"
 TAG = "exp_lr0.1-best"
 EPOCHS_PER_CHECKPOINT = 10
 _T = TypeVar("_T")
-
-TRAIN_PY = '''\
-"""Fit y = 3x + 2 by gradient descent: a tiny training script with no dependencies."""
-
-import json
-from pathlib import Path
-
-LR_DECAY = 1.0  # the learning rate is multiplied by this after every epoch
-
-
-def points():
-    return [(x / 10, 3 * x / 10 + 2) for x in range(-10, 11)]
-
-
-def train(params, weights=(0.0, 0.0), epochs=10):
-    """Run full-batch gradient descent for `epochs` epochs; return (weights, loss)."""
-    w, b = weights
-    lr = params["lr"]
-    data = points()
-    for _ in range(epochs):
-        gw = sum(2 * (w * x + b - y) * x for x, y in data) / len(data)
-        gb = sum(2 * (w * x + b - y) for x, y in data) / len(data)
-        w, b = w - lr * gw, b - lr * gb
-        lr *= LR_DECAY
-    loss = sum((w * x + b - y) ** 2 for x, y in data) / len(data)
-    return (w, b), loss
-
-
-if __name__ == "__main__":
-    params = json.loads(Path("configs/params.json").read_text())
-    (w, b), loss = train(params, epochs=params["epochs"])
-    print(f"w={w:.3f} b={b:.3f} loss={loss:.4f}")
-'''
-
-PARAMS: dict[str, Any] = {
-    "lr": 0.1,
-    "epochs": 30,
-    "model": {"kind": "linear", "init": "zeros"},
-    "seed": 0,
-}
 
 
 @dataclass
@@ -154,7 +122,7 @@ def create_project(demo: Demo) -> str:
     demo.write("configs/params.json", json.dumps(PARAMS, indent=2) + "\n")
     demo.write("README.md", "# demo\n\nA linear model trained by `python train.py`.\n")
     (demo.root / "notebooks").mkdir()
-    (demo.root / "notebooks" / "explore.ipynb").write_text(_notebook(), encoding="utf-8")
+    (demo.root / "notebooks" / "explore.ipynb").write_text(explore_notebook(), encoding="utf-8")
     demo.manager = ExperimentManager(demo.root, init=True)  # git init -b main, ML .gitignore
     identity = ("-c", "user.name=mlvc demo", "-c", "user.email=demo@mlvc.invalid")
     demo.git("add", "-A")
@@ -242,7 +210,7 @@ def diff_experiments(demo: Demo) -> str:
 
 def reproduce_first(demo: Demo) -> str:
     path, ms = demo.call(demo.manager.reproduce, FIRST)
-    reproduced = _files_under(path)
+    reproduced = file_digests(path)
     if reproduced != demo.expected_files:
         differ = sorted(set(reproduced.items()) ^ set(demo.expected_files.items()))
         raise MlvcError(
@@ -356,60 +324,7 @@ def _print_next(root: Path, *, keep: bool, out: IO[str]) -> None:
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _notebook() -> str:
-    """Return a small nbformat 4.5 notebook with outputs, as Jupyter saves it.
-
-    Written as data rather than with ``nbformat.v4.new_*``: ``import nbformat`` imports
-    jsonschema, which builds URI grammars at import time (over a second here), longer than the
-    rest of the demo. ``tests/integration/test_demo.py`` validates it with nbformat.
-    """
-
-    def code(cell_id: str, count: int, source: str, output: dict[str, Any]) -> dict[str, Any]:
-        output = {**output, "execution_count": count} if "data" in output else output
-        return {
-            "cell_type": "code",
-            "execution_count": count,
-            "id": cell_id,
-            "metadata": {},
-            "outputs": [output],
-            "source": source,
-        }
-
-    result = {"data": {"text/plain": "21"}, "metadata": {}, "output_type": "execute_result"}
-    stream = {"name": "stdout", "output_type": "stream", "text": "[(-1.0, -1.0), (-0.9, -0.7)]\n"}
-    notebook = {
-        "cells": [
-            {"cell_type": "markdown", "id": "intro", "metadata": {}, "source": "# The data"},
-            code("count", 1, "from train import points\nlen(points())", result),
-            code("peek", 2, "print(points()[:2])", stream),
-        ],
-        "metadata": {"kernelspec": {"display_name": "Python 3", "name": "python3"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    return json.dumps(notebook, indent=1, sort_keys=True) + "\n"
-
-
 def _project_files(demo: Demo) -> dict[str, str]:
     """Return {path: sha256} of the files a snapshot holds now (notebooks as stored: stripped)."""
     out = demo.git("ls-files", "-z", "--cached", "--others", "--exclude-standard")
-    return {rel: _digest(demo.root / rel) for rel in sorted(filter(None, out.split("\0")))}
-
-
-def _files_under(root: Path) -> dict[str, str]:
-    """Return {path: sha256} of a worktree's files, leaving out git's and mlvc's own."""
-    files = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if path.is_file() and rel != ".git" and not rel.startswith(".mlvc/"):
-            files[rel] = _digest(path)
-    return files
-
-
-def _digest(path: Path) -> str:
-    data = path.read_bytes()
-    if path.suffix == ".ipynb":
-        from mlvc_jupyter.core.notebooks.strip import strip_bytes
-
-        data = strip_bytes(data)
-    return hashlib.sha256(data).hexdigest()
+    return {rel: digest(demo.root / rel) for rel in sorted(filter(None, out.split("\0")))}

@@ -95,7 +95,7 @@ class UnreadableNotebookError(MlvcError):
 
     Attributes:
         reason: ``"empty"``, ``"conflict"`` (git merge markers), ``"json"`` (not valid JSON),
-            ``"not-a-notebook"`` or ``"version"`` (an nbformat other than 3 or 4).
+            ``"not-a-notebook"`` or ``"version"`` (an nbformat other than 2, 3 or 4).
     """
 
     def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:

@@ -22,6 +22,8 @@ from mlvc_jupyter.core.configs.values import load_config_file
 from mlvc_jupyter.errors import MlvcError, NotARepositoryError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mlvc_jupyter.core.manager import ExperimentManager
 
 __all__ = [
@@ -254,14 +256,14 @@ def cmd_strip(args: argparse.Namespace) -> int:
     def strip(data: bytes) -> bytes:
         return strip_bytes(data, extra_keys=extra_keys, keep_output_tag=keep_tag)
 
-    if not args.files and not args.stdin and sys.stdin.isatty():
+    if not args.files and not args.stdin and args.filter is None and sys.stdin.isatty():
         raise MlvcError(
             "No notebooks to strip: no files were given and nothing is piped in.",
             hint="Name the notebooks (`mlvc strip a.ipynb`) or pipe one in "
             "(`mlvc strip --stdin < a.ipynb`).",
         )
     if not args.files:
-        sys.stdout.buffer.write(strip(sys.stdin.buffer.read()))
+        sys.stdout.buffer.write(_strip_stream(sys.stdin.buffer.read(), strip, args.filter))
         sys.stdout.flush()
         return 0
     changed = failed = 0
@@ -286,6 +288,23 @@ def cmd_strip(args: argparse.Namespace) -> int:
     verb = "would be stripped" if args.dry_run else "stripped"
     print(f"{changed} {verb}, {clean} already clean" + (f", {failed} failed" if failed else ""))
     return 1 if failed else 0
+
+
+def _strip_stream(data: bytes, strip: Callable[[bytes], bytes], filtered: str | None) -> bytes:
+    """Strip piped bytes; as git's clean filter (``--filter PATH``) pass unreadable ones through.
+
+    The filter is installed with ``required = true``, so a failure here would stop ``git add``;
+    a notebook mlvc cannot read is stored as it is instead, as mlvc's own checkpoints store it.
+    """
+    from mlvc_jupyter.core.notebooks.strip import UnreadableNotebookError
+
+    try:
+        return strip(data)
+    except UnreadableNotebookError as exc:
+        if filtered is None:
+            raise
+        print(f"warning: {filtered}: {exc.message} git stores it as it is.", file=sys.stderr)
+        return data
 
 
 def _describe(exc: MlvcError | OSError) -> tuple[str, str | None]:
@@ -334,6 +353,13 @@ def cmd_filter(args: argparse.Namespace) -> int:
     print(f"attributes  {status.attributes_path}")
     if status.clean_command and not status.installed:
         print(f"note: filter.mlvc-strip.clean is still set to `{status.clean_command}`.")
+    if status.problem:
+        raise MlvcError(
+            status.problem,
+            hint="Until it can run, git add cannot strip notebooks. Run `mlvc filter install` "
+            "with the Python that has mlvc-jupyter installed (`python -m mlvc_jupyter filter "
+            "install`), or `mlvc filter uninstall`.",
+        )
     return 0
 
 

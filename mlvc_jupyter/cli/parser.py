@@ -294,16 +294,21 @@ def _add_strip(subparsers: Any) -> None:
         examples="  mlvc strip notebooks/*.ipynb   # in place; only changed files are rewritten\n"
         "  mlvc strip --stdin < a.ipynb > b.ipynb\n"
         "  mlvc strip --dry-run *.ipynb   # list what would change",
-        details="Like nbstripout. Cells tagged keep_output keep their outputs. Inside a "
+        details="Like nbstripout. Cells tagged keep_output, or with \"keep_output\": true in "
+        "their metadata, keep their outputs. Inside a "
         "repository the extra metadata keys and the keep tag come from its settings "
         "([tool.mlvc] in pyproject.toml, or .mlvc.toml). `mlvc filter install` makes git "
-        "run `mlvc strip --stdin` on every notebook it adds.",
+        "run `python -m mlvc_jupyter strip --filter=<path>` on every notebook it adds.",
     )  # fmt: skip
     source = p.add_mutually_exclusive_group()
     source.add_argument("files", nargs="*", default=[], metavar="FILE", help="notebooks")
     source.add_argument(
         "--stdin", action="store_true", help="read a notebook on stdin, write it to stdout"
     )
+    source.add_argument(
+        "--filter", metavar="PATH", help="as git's clean filter for PATH: like --stdin, but a "
+        "notebook that cannot be read passes through unchanged, with a warning",
+    )  # fmt: skip
     p.add_argument("--dry-run", action="store_true", help="report, do not rewrite files")
 
 
@@ -314,7 +319,9 @@ def _add_filter(subparsers: Any) -> None:
         examples="  mlvc filter install   # git add now stores notebooks stripped\n"
         "  mlvc filter status\n  mlvc filter uninstall",
         details="The filter is set in .git/info/attributes and .git/config (never in a "
-        "tracked file) and runs `mlvc strip --stdin`. Installing twice changes nothing.",
+        "tracked file) and runs `mlvc strip` with this Python's absolute path, so a git add "
+        "from any shell strips. status runs it once and exits 1 when it cannot run. "
+        "Installing twice changes nothing.",
     )  # fmt: skip
     p.add_argument("action", choices=("install", "uninstall", "status"))
 

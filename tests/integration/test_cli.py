@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -537,29 +536,6 @@ def test_strip_reads_extra_keys_from_the_repository_settings(
     assert mlvc(capsys, folder, "strip", "a.ipynb")[0] == 0
     metadata = json.loads((folder / "a.ipynb").read_text())["metadata"]
     assert ("kernelspec" in metadata) is not inside
-
-
-def test_filter_install_makes_git_add_store_stripped_notebooks(
-    git_repo: GitRepo, capsys: pytest.CaptureFixture[str]
-) -> None:
-    if shutil.which("mlvc") is None:
-        pytest.skip("the `mlvc` console script is not on PATH (install the package)")
-    code, out, _ = mlvc(capsys, git_repo.path, "filter", "status")
-    assert (code, out.startswith("Not installed")) == (0, True)
-    for _ in range(2):  # idempotent
-        code, out, _ = mlvc(capsys, git_repo.path, "filter", "install")
-        assert (code, out.startswith("Installed")) == (0, True)
-    assert (git_repo.path / ".git/info/attributes").read_text().count("mlvc-strip") == 1
-    git_repo.write({"nb.ipynb": notebook()})
-    git_repo.git("add", "nb.ipynb")
-    stored = json.loads(git_repo.git("cat-file", "-p", ":nb.ipynb"))
-    assert stored["cells"][0]["outputs"] == []
-    assert json.loads((git_repo.path / "nb.ipynb").read_text())["cells"][0]["outputs"]
-    code, out, _ = mlvc(capsys, git_repo.path, "filter", "uninstall")
-    assert (code, out.startswith("Not installed")) == (0, True)
-    git_repo.write({"nb2.ipynb": notebook()})
-    git_repo.git("add", "nb2.ipynb")
-    assert json.loads(git_repo.git("cat-file", "-p", ":nb2.ipynb"))["cells"][0]["outputs"]
 
 
 # -- through a real process ----------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""`mlvc demo`: it runs end to end in a few seconds, leaves what it says, and refuses to clobber."""
+"""`mlvc demo`: it runs end to end, leaves what it says, and refuses to clobber.
+
+How long it takes is not asserted here (a loaded machine would fail it): speed is measured in
+benchmarks. The subprocess test checks the demo does the steps it lists and nothing more.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
@@ -15,7 +18,8 @@ import pytest
 
 from mlvc_jupyter.cli import main
 from mlvc_jupyter.core.manager import ExperimentManager
-from mlvc_jupyter.demo import FIRST, SECOND, STEPS, TAG, Demo, Step, _notebook, run_demo
+from mlvc_jupyter.demo import FIRST, SECOND, STEPS, TAG, Demo, Step, run_demo
+from mlvc_jupyter.demo_project import explore_notebook
 from tests.conftest import git
 
 
@@ -76,21 +80,25 @@ def test_steps_are_a_list_later_waves_can_extend(tmp_path: Path) -> None:
 
 
 def test_demo_notebook_is_valid_and_has_outputs() -> None:
-    notebook = nbformat.reads(_notebook(), as_version=4)
+    notebook = nbformat.reads(explore_notebook(), as_version=4)
     nbformat.validate(notebook)
     assert [len(cell.get("outputs", [])) for cell in notebook.cells] == [0, 1, 1]
 
 
-def test_demo_through_python_m_exits_0_within_seconds(tmp_path: Path) -> None:
-    started = time.perf_counter()
+def test_demo_through_python_m_exits_0_after_its_listed_steps(tmp_path: Path) -> None:
+    target = tmp_path / "demo"
     proc = subprocess.run(
-        [sys.executable, "-m", "mlvc_jupyter", "demo", "--dir", str(tmp_path / "demo")],
+        [sys.executable, "-m", "mlvc_jupyter", "demo", "--dir", str(target)],
         capture_output=True,
         timeout=120,
         check=False,
     )
-    elapsed = time.perf_counter() - started
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stderr == b""
     assert b"unchanged: main @ " in proc.stdout
-    assert elapsed < 10, f"the demo took {elapsed:.1f} s; it should take a few seconds"
+    steps = re.findall(rb"^ ?\d+\. ", proc.stdout, flags=re.MULTILINE)
+    assert len(steps) == len(STEPS)
+    # The work is what the steps say: two experiments, and no commit on the user's branch.
+    refs = git(target, "for-each-ref", "--format=%(refname)", "refs/mlvc/experiments").split()
+    assert sorted(refs) == sorted(f"refs/mlvc/experiments/{i}" for i in (FIRST, SECOND))
+    assert git(target, "rev-list", "--count", "HEAD").strip() == "1"

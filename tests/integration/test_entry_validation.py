@@ -22,7 +22,7 @@ CALLS: dict[str, Callable[[ExperimentManager], Any]] = {
     "start": lambda m: m.start(BAD_ID),
     "commit": lambda m: m.commit(BAD_ID),
     "end": lambda m: m.end(BAD_ID),
-    "get": lambda m: m.get(BAD_ID),
+    "summary": lambda m: m.summary(BAD_ID),
     "show": lambda m: m.show(BAD_ID),
     "history": lambda m: m.history(BAD_ID),
     "diff-a": lambda m: m.diff(BAD_ID, "e1"),

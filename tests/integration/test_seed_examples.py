@@ -2,7 +2,9 @@
 
 Imports are rewritten to ``mlvc_jupyter``; ``train_loader``, ``train_step`` and ``run_tests``
 (left undefined by the spec) get small stand-ins; ``tracking_backend="local"`` replaces
-"wandb" until the tracking bridges exist.
+"wandb" until the tracking bridges exist. Each example asserts what it demonstrates, read back
+from git itself: the refs and tags it creates, the commits it returns being their tips, the
+configs and metrics recorded in those commits, the files restored.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import dataclasses
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +25,10 @@ from mlvc_jupyter import (
     VersionControlManager,
     integrated_experiment_context,
 )
+from mlvc_jupyter.core.records import GitStatus
+from tests.conftest import git
+
+EXP_REF = "refs/mlvc/experiments/exp_001"
 
 
 class _Loss:
@@ -57,26 +64,37 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def test_basic_version_control(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _rev(project: Path, rev: str) -> str:
+    """The object a revision names, as git itself resolves it."""
+    return git(project, "rev-parse", "--verify", "--quiet", rev).strip()
+
+
+def _recorded(project: Path, commit: str) -> dict[str, Any]:
+    """The experiment record a checkpoint commit stores."""
+    return json.loads(git(project, "show", f"{commit}:.mlvc/experiment.json"))
+
+
+def test_basic_version_control(project: Path) -> None:
     vc_manager = VersionControlManager("./my_project")
     status = vc_manager.get_git_status()
-    print(f"Git status: {status.value}")
-    assert status.value == "empty"
+    assert status is GitStatus.EMPTY  # a repository was created, with nothing committed yet
+    assert git(project, "rev-parse", "--show-toplevel").strip() == str(project.resolve())
 
-    vc_manager.manager.repo.git.run("add", "-A")
-    vc_manager.manager.repo.git.run("commit", "-q", "-m", "first")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "first")
+    assert vc_manager.get_git_status() is GitStatus.CLEAN
     commit = vc_manager.get_current_commit()
-    print(f"Current commit: {commit.hash} - {commit.message}")
+    assert (commit.hash, commit.message) == (_rev(project, "HEAD"), "first")
     version_info = vc_manager.get_file_version_info("config_manager.py")
-    print(f"File version: {version_info.git_hash}")
-
-    out = capsys.readouterr().out
-    assert "Git status: empty" in out
-    assert f"Current commit: {commit.hash} - first" in out
-    assert version_info.git_hash
-    assert version_info.git_hash in out
+    assert version_info.git_hash == _rev(project, "HEAD:config_manager.py")
     assert version_info.last_commit.hash == commit.hash
     assert not version_info.modified
+
+    (project / "config_manager.py").write_text("LR = 0.2\n")
+    edited = vc_manager.get_file_version_info("config_manager.py")
+    assert (edited.modified, edited.git_hash) == (True, version_info.git_hash)
+    assert edited.working_hash == git(project, "hash-object", "config_manager.py").strip()
+    assert vc_manager.get_git_status() is GitStatus.MODIFIED
     assert (project / ".gitignore").read_text().startswith("# ML project .gitignore")
 
 
@@ -87,17 +105,27 @@ def test_experiment_version_control(project: Path) -> None:
         "training": {"batch_size": 32, "learning_rate": 2e-5},
     }
     commit_hash = exp_vc.start_experiment("exp_001", "BERT Classification", configs)
+    assert _rev(project, EXP_REF) == commit_hash
     updated_configs = {**configs, "training": {"batch_size": 64, "learning_rate": 1e-5}}
-    exp_vc.commit_experiment_changes(
+    middle = exp_vc.commit_experiment_changes(
         "exp_001", "BERT Classification", updated_configs, "Updated hyperparameters"
     )
+    assert _rev(project, EXP_REF) == middle
+    assert _rev(project, f"{middle}^") == commit_hash
     final_metrics = {"accuracy": 0.91, "loss": 0.23}
     final_commit = exp_vc.end_experiment(
         "exp_001", "BERT Classification", configs, final_metrics, "v1.0"
     )
+    assert _rev(project, EXP_REF) == final_commit
+    assert _rev(project, f"{final_commit}^") == middle
+    assert _rev(project, "v1.0^{commit}") == final_commit  # an annotated git tag
+    assert _recorded(project, commit_hash)["configs"] == configs
+    assert _recorded(project, middle)["configs"] == updated_configs
+    assert _recorded(project, final_commit)["configs"] == configs
+    assert git(project, "for-each-ref", "refs/heads") == ""  # the user's branches: untouched
 
     history = exp_vc.get_experiment_history("exp_001")
-    assert [c.commit for c in (history[0], history[-1])] == [commit_hash, final_commit]
+    assert [c.commit for c in history] == [commit_hash, middle, final_commit]
     assert [c.message for c in history] == ["started", "Updated hyperparameters", "ended: success"]
     assert history[-1].metrics == final_metrics
     assert history[-1].tags == ["v1.0"]
@@ -125,8 +153,10 @@ def test_config_snapshots_and_changes(project: Path) -> None:
     changes = vc_manager.get_config_changes("configs/model_config.yaml")
     assert changes[0].source == "exp_001"
     assert "+lr: 0.5" in changes[0].diff
-    config_history = vc_manager.get_experiment_history("exp_001")
-    assert len(config_history) == 1
+    (checkpoint,) = vc_manager.get_experiment_history("exp_001")
+    assert git(project, "show", f"{checkpoint.commit}:configs/model_config.yaml") == (
+        "model: bert\nlr: 0.5\n"  # the experiment recorded the file as it was then
+    )
 
 
 def test_reproducibility_and_branches(project: Path) -> None:
@@ -136,9 +166,11 @@ def test_reproducibility_and_branches(project: Path) -> None:
     assert success is True
     worktree = Path(vc_manager.get_experiment("exp_001").worktree)
     assert (worktree / "config_manager.py").read_text() == "LR = 0.1\n"
+    assert _rev(worktree, "HEAD") == _rev(project, EXP_REF)
 
     branch_name = vc_manager.create_experiment_branch("exp_001")
     assert branch_name == "mlvc/exp_001"
+    assert _rev(project, "refs/heads/mlvc/exp_001") == _rev(project, EXP_REF)
     vc_manager.manager.repo.git.run("commit", "-q", "--allow-empty", "-m", "base")
     with pytest.raises(DirtyWorkingTreeError, match="would overwrite untracked files"):
         vc_manager.switch_to_branch("mlvc/exp_001")
@@ -158,24 +190,32 @@ def test_integrated_version_control(project: Path) -> None:
     commit_hash, tracker = integrated_vc.start_integrated_experiment(
         "exp_001", "BERT Classification", configs, create_branch=True, tracking_backend="local"
     )
+    returned = [commit_hash]
     for _epoch in range(2):
         for batch_idx, (data, target) in enumerate(train_loader):
             loss = train_step(model, data, target, optimizer)
             tracker.log_metrics({"loss": loss.item()}, step=batch_idx)
             if batch_idx % 100 == 0:
-                integrated_vc.commit_experiment_changes(
-                    "exp_001", "BERT Classification", configs, f"Step {batch_idx}"
+                returned.append(
+                    integrated_vc.commit_experiment_changes(
+                        "exp_001", "BERT Classification", configs, f"Step {batch_idx}"
+                    )
                 )
+                assert _rev(project, EXP_REF) == returned[-1]
     if configs["optimization"].enable_mixed_precision:
-        integrated_vc.commit_experiment_changes(
-            "exp_001", "Test", configs, "Enabled mixed precision"
+        returned.append(
+            integrated_vc.commit_experiment_changes(
+                "exp_001", "Test", configs, "Enabled mixed precision"
+            )
         )
     final_metrics = {"loss": 0.005}
     final_commit = integrated_vc.end_integrated_experiment(
         "exp_001", "BERT Classification", configs, final_metrics, "v1.0"
     )
     vc = integrated_vc.vc_manager
-    assert vc.get_experiment_history("exp_001")[0].commit == commit_hash
+    assert [c.commit for c in vc.get_experiment_history("exp_001")] == [*returned, final_commit]
+    assert _rev(project, EXP_REF) == final_commit
+    assert _rev(project, "v1.0^{commit}") == final_commit
     repo = vc.manager.repo
     assert repo.ref_exists("refs/heads/mlvc/exp_001") == final_commit
     record = vc.get_experiment("exp_001")
@@ -223,7 +263,11 @@ def test_integrated_context_and_ci_workflow(project: Path) -> None:
     (summary,) = vc.vc_manager.list_experiments()
     assert summary.status == "success"
     assert summary.metrics == {"loss": pytest.approx(1 / 201)}
+    assert summary.checkpoints == 5  # start, steps 0, 100 and 200, end
+    assert summary.commit == _rev(project, EXP_REF)
     assert commit_hash == vc.vc_manager.get_experiment_history("exp_001")[0].commit
+    metrics = git(project, "show", f"{summary.commit}:.mlvc/metrics.jsonl").splitlines()
+    assert [json.loads(line)["step"] for line in metrics] == list(range(len(train_loader)))
 
     integrated_vc = IntegratedVersionControl("./my_project")
 
@@ -244,6 +288,9 @@ def test_integrated_context_and_ci_workflow(project: Path) -> None:
     ci_cd_workflow("ci_001", configs)
     ci = integrated_vc.vc_manager.manager.summary("ci_001")
     assert ci.tags == ["release-v1.0"]
+    assert ci.metrics == {"tests": 1.0}
+    # The tag was made while the run was open: it names the checkpoint before the final one.
+    assert _rev(project, "release-v1.0^{commit}") == _rev(project, "refs/mlvc/experiments/ci_001^")
 
 
 def _failing_run() -> None:
@@ -262,6 +309,8 @@ def test_context_marks_failure_and_reraises(project: Path) -> None:
     summary = VersionControlManager("./my_project").list_experiments()[0]
     assert summary.status == "failed"
     assert "ZeroDivisionError" in summary.message
+    assert summary.commit == _rev(project, "refs/mlvc/experiments/exp_bad")
+    assert git(project, "show", f"{summary.commit}:.mlvc/metrics.jsonl").count("\n") == 1
 
 
 def test_unknown_backend_lists_known_ones(project: Path) -> None:
@@ -269,3 +318,4 @@ def test_unknown_backend_lists_known_ones(project: Path) -> None:
     with pytest.raises(MlvcError, match="Known backends: local"):
         integrated_vc.start_integrated_experiment("exp_001", "x", {}, tracking_backend="nope")
     assert integrated_vc.vc_manager.list_experiments() == []
+    assert git(project, "for-each-ref", "refs/mlvc") == ""

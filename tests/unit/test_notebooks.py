@@ -11,7 +11,7 @@ from typing import Any
 
 import nbformat
 import pytest
-from nbformat import v3
+from nbformat import v2, v3
 from nbformat.v4 import (
     new_code_cell,
     new_markdown_cell,
@@ -164,6 +164,44 @@ def test_tagged_cell_keeps_outputs_but_not_counts(tag: str, keep_output_tag: str
     assert plot["outputs"][2]["execution_count"] is None  # nbstripout without --keep-count
 
 
+@pytest.mark.parametrize(
+    ("metadata", "kept"),
+    [
+        pytest.param({}, False, id="neither"),
+        pytest.param({"keep_output": True}, True, id="metadata-flag"),
+        pytest.param({"tags": ["keep_output"]}, True, id="tag"),
+        pytest.param({"keep_output": True, "tags": ["keep_output"]}, True, id="flag-and-tag"),
+        pytest.param({"keep_output": False}, False, id="flag-false"),
+        # Outputs go only when nothing asks to keep them: a false flag does not cancel the tag.
+        pytest.param({"keep_output": False, "tags": ["keep_output"]}, True, id="false-flag-tag"),
+        pytest.param({"keep_output": "yes"}, False, id="flag-not-boolean"),
+    ],
+)
+def test_the_keep_output_metadata_flag_keeps_outputs_like_the_tag(
+    metadata: dict[str, Any], kept: bool
+) -> None:
+    # nbstripout's test_keep_output_tags.ipynb: cells marked either way keep their outputs.
+    nb = json.loads(_saved(_notebook(executed=True)))
+    nb["cells"][2]["metadata"].update(metadata)
+
+    train, plot = _code_cells(strip_notebook(nb))
+
+    assert train["outputs"] == []
+    assert len(plot["outputs"]) == (3 if kept else 0)
+    assert plot["execution_count"] is None
+    assert plot["metadata"].get("keep_output") == metadata.get("keep_output")
+
+
+def test_the_keep_output_flag_is_honoured_in_a_v3_notebook() -> None:
+    nb = json.loads(_v3_notebook())
+    for cell in nb["worksheets"][0]["cells"][1:]:
+        cell["metadata"] = {"keep_output": True}
+
+    plain, kept = _code_cells(strip_notebook(nb))
+
+    assert [len(plain["outputs"]), len(kept["outputs"])] == [1, 1]
+
+
 def test_a_different_tag_does_not_keep_outputs() -> None:
     nb = json.loads(_saved(_notebook(executed=True, tags=("keep_output",))))
 
@@ -306,6 +344,64 @@ def test_a_v3_notebook_is_upgraded_to_v4_and_stripped_deterministically() -> Non
     assert strip_bytes(out) == out
 
 
+def _v2_notebook() -> bytes:
+    """An nbformat 2 notebook (IPython 0.12): worksheets, no cell metadata, pyout outputs."""
+    code = v2.new_code_cell(
+        input="x = 1\nx",
+        prompt_number=1,
+        outputs=[
+            v2.new_output("pyout", output_text="1", prompt_number=1),
+            v2.new_output("display_data", output_png=PNG.encode()),
+        ],
+    )
+    text = v2.new_text_cell("markdown", source="# Older still")
+    sheet = v2.new_worksheet(cells=[text, code])
+    nb = v2.new_notebook(metadata=v2.new_metadata(name="older"), worksheets=[sheet])
+    return v2.nbjson.writes(nb).encode()
+
+
+def test_a_v2_notebook_is_upgraded_to_v4_and_stripped_deterministically() -> None:
+    raw = _v2_notebook()
+    out = strip_bytes(raw)
+    nb = nbformat.reads(out.decode(), as_version=nbformat.NO_CONVERT)
+
+    nbformat.validate(nb)
+    assert (nb.nbformat, [cell.id for cell in nb.cells]) == (4, ["0", "1"])
+    assert [cell.cell_type for cell in nb.cells] == ["markdown", "code"]
+    assert (nb.cells[0].source, nb.cells[1].source) == ("# Older still", "x = 1\nx")
+    assert (nb.cells[1].outputs, nb.cells[1].execution_count) == ([], None)
+    assert PNG.encode() not in out
+    assert strip_bytes(raw) == out
+    assert strip_bytes(out) == out
+
+
+def test_a_v2_notebook_strips_like_nbformats_own_upgrade() -> None:
+    upgraded = nbformat.reads(_v2_notebook().decode(), as_version=4)
+    for index, cell in enumerate(upgraded.cells):
+        cell.id = str(index)  # nbformat numbers nothing; mlvc numbers ids as nbstripout does
+
+    assert strip_bytes(_v2_notebook()) == strip_bytes(_saved(upgraded))
+
+
+@pytest.mark.parametrize(
+    ("version", "imports_nbformat"),
+    [pytest.param(4, False, id="v4-hot-path"), pytest.param(2, True, id="v2-upgrade")],
+)
+def test_only_old_notebooks_import_nbformat(version: int, imports_nbformat: bool) -> None:
+    # import nbformat costs ~0.9 s where Jupyter installed rfc3987-syntax (jsonschema#1428)
+    data = _saved(_notebook(executed=True)) if version == 4 else _v2_notebook()
+    code = (
+        "import sys; from mlvc_jupyter.core.notebooks.strip import strip_bytes; "
+        "strip_bytes(sys.stdin.buffer.read()); print('nbformat' in sys.modules)"
+    )
+    root = Path(mlvc_jupyter.__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, input=data, capture_output=True, check=True
+    )
+
+    assert out.stdout.strip() == str(imports_nbformat).encode()
+
+
 def test_strip_notebook_accepts_a_v3_dict_and_leaves_it_alone() -> None:
     nb = json.loads(_v3_notebook())
     before = copy.deepcopy(nb)
@@ -357,7 +453,11 @@ def test_strip_notebook_accepts_a_v3_dict_and_leaves_it_alone() -> None:
             id="metadata",
         ),
         pytest.param(b'{"nbformat": 3}', "not-a-notebook", "no `worksheets`", id="v3-sheets"),
-        pytest.param(b'{"nbformat": 2, "cells": []}', "version", "nbformat 2", id="nbformat-2"),
+        pytest.param(
+            b'{"nbformat": 2, "cells": []}', "not-a-notebook", "no `worksheets`", id="v2-sheets"
+        ),
+        pytest.param(b'{"nbformat": 1, "cells": []}', "version", "nbformat 1", id="nbformat-1"),
+        pytest.param(b'{"nbformat": 5, "cells": []}', "version", "nbformat 5", id="nbformat-5"),
         pytest.param(
             b'{"nbformat": 4, "cells": [], "metadata": {"a": "\\ud800"}}',
             "json",

@@ -4,13 +4,21 @@ Installing writes two settings, both private to the repository, never into a tra
 
 * the line ``*.ipynb filter=mlvc-strip`` in ``info/attributes`` of the git directory, found with
   ``git rev-parse --git-path info/attributes`` (so linked worktrees share it);
-* ``filter.mlvc-strip.clean = mlvc strip --stdin`` and ``filter.mlvc-strip.required = false`` in
-  the repository's ``.git/config``.
+* ``filter.mlvc-strip.clean = '/abs/python' -m mlvc_jupyter strip --filter=%f`` and
+  ``filter.mlvc-strip.required = true`` in the repository's ``.git/config``.
 
-The command is the console script's name, not an interpreter path, so it keeps working when the
-virtualenv moves. ``required = false`` means that when ``mlvc`` cannot run (not on ``PATH``, or a
-notebook it cannot read, such as one with merge conflict markers) git warns and stores the file as
-it is instead of refusing the commit. There is no smudge filter: checkout writes what is stored.
+The command names the installing interpreter by its absolute path, as nbstripout does, so it runs
+from any shell: a ``git add`` from a terminal without the virtualenv on ``PATH`` strips as well as
+one from inside it. git runs the command through ``sh``, so the path is shell-quoted (spaces and
+quotes included); git replaces ``%f`` with the notebook's quoted path, which warnings name.
+
+``required = true`` (nbstripout's choice too) makes git refuse to stage a notebook when the filter
+cannot run at all (the interpreter was removed, the package uninstalled) instead of storing its
+outputs with a warning that scrolls by. A notebook mlvc cannot read (merge conflict markers, broken
+JSON) is not such a failure: ``strip --filter`` passes it through unchanged with a warning, so git
+stores it as it is, as mlvc's own checkpoints do. :func:`filter_status` runs the configured command
+once on an empty notebook and reports why it cannot run. There is no smudge filter: checkout
+writes what is stored.
 
 Uninstalling removes exactly our line and our config section. Every other byte of the attributes
 file stays as it was (nbstripout #37/#40 once wiped users' whole ``.gitattributes``).
@@ -20,7 +28,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
+import subprocess
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,9 +40,9 @@ from mlvc_jupyter.errors import MlvcError
 
 __all__ = [
     "ATTRIBUTES_LINE",
-    "CLEAN_COMMAND",
     "FILTER_NAME",
     "FilterStatus",
+    "clean_command",
     "filter_status",
     "install_filter",
     "uninstall_filter",
@@ -39,9 +50,10 @@ __all__ = [
 
 FILTER_NAME = "mlvc-strip"
 ATTRIBUTES_LINE = f"*.ipynb filter={FILTER_NAME}"
-CLEAN_COMMAND = "mlvc strip --stdin"
 
 _OUR_LINE = ATTRIBUTES_LINE.encode().split()
+_EMPTY_NOTEBOOK = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+_PROBE_TIMEOUT = 60.0  # seconds; a cold interpreter on a loaded machine takes one or two
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,19 +64,35 @@ class FilterStatus:
         installed: The attributes line is present and a clean command is configured.
         attributes_path: The attributes file mlvc writes its line to.
         clean_command: The configured clean command, or ``""`` when there is none.
+        problem: Why the configured command cannot strip a notebook, or ``""`` when it can (or
+            none is configured). ``mlvc filter install`` fixes it.
     """
 
     installed: bool
     attributes_path: str
     clean_command: str
+    problem: str = ""
 
     def to_dict(self) -> dict[str, bool | str]:
         """Return the record as JSON-ready data."""
         return asdict(self)
 
 
+def clean_command(python: str | None = None) -> str:
+    """Return the clean command that runs ``mlvc strip`` with ``python`` (default: this one).
+
+    The interpreter is named by its absolute path, not resolved, so a virtualenv's ``python``
+    keeps its site-packages; it is quoted for the POSIX shell git runs filters with.
+    """
+    interpreter = os.path.abspath(python or sys.executable)
+    return f"{shlex.quote(interpreter)} -m mlvc_jupyter strip --filter=%f"
+
+
 def filter_status(root: Path) -> FilterStatus:
     """Report whether mlvc's clean filter is installed in the repository containing ``root``.
+
+    When a clean command is configured, it is run once on an empty notebook, so ``problem`` says
+    whether ``git add`` can run it from any shell.
 
     Raises:
         NotARepositoryError: ``root`` is not inside a git working tree.
@@ -74,8 +102,12 @@ def filter_status(root: Path) -> FilterStatus:
     return _status(git, attributes)
 
 
-def install_filter(root: Path) -> FilterStatus:
+def install_filter(root: Path, *, python: str | None = None) -> FilterStatus:
     """Make ``git add`` store notebooks stripped by ``mlvc strip``; installing twice is a no-op.
+
+    Args:
+        root: A folder inside the repository's working tree.
+        python: The interpreter the filter runs (default: the one running this code).
 
     Raises:
         NotARepositoryError: ``root`` is not inside a git working tree.
@@ -83,8 +115,8 @@ def install_filter(root: Path) -> FilterStatus:
         MlvcError: The attributes file could not be written.
     """
     git, attributes = _locate(root)
-    git.run("config", "--local", f"filter.{FILTER_NAME}.clean", CLEAN_COMMAND)
-    git.run("config", "--local", f"filter.{FILTER_NAME}.required", "false")
+    git.run("config", "--local", f"filter.{FILTER_NAME}.clean", clean_command(python))
+    git.run("config", "--local", f"filter.{FILTER_NAME}.required", "true")
     content = _read(attributes)
     if not any(_is_ours(line) for line in content.splitlines()):
         _write(attributes, content + _separator(content) + ATTRIBUTES_LINE.encode() + _eol(content))
@@ -124,7 +156,42 @@ def _status(git: Git, attributes: Path) -> FilterStatus:
         installed=has_line and bool(command),
         attributes_path=str(attributes),
         clean_command=command,
+        problem=_problem(command, git.cwd) if command else "",
     )
+
+
+def _problem(command: str, cwd: Path) -> str:
+    """Return why ``command`` cannot strip a notebook from any shell, or ``""`` when it can."""
+    try:
+        argv = [word.replace("%f", "probe.ipynb") for word in shlex.split(command)]
+    except ValueError as exc:
+        return f"The clean command `{command}` cannot be parsed ({exc})."
+    program = argv[0] if argv else ""
+    if not os.path.isabs(program):
+        return (
+            f"The clean command `{command}` runs `{program}` from PATH, so a `git add` from a "
+            "shell without this environment cannot run it and stores outputs."
+        )
+    if not os.path.isfile(program):
+        return f"The filter's interpreter '{program}' does not exist."
+    if not os.access(program, os.X_OK):
+        return f"The filter's interpreter '{program}' is not executable."
+    return _run_problem(argv, cwd)
+
+
+def _run_problem(argv: list[str], cwd: Path) -> str:
+    try:
+        proc = subprocess.run(
+            argv, input=_EMPTY_NOTEBOOK, capture_output=True, cwd=cwd, timeout=_PROBE_TIMEOUT,
+            check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"The filter's interpreter '{argv[0]}' cannot be run: {exc}."
+    if proc.returncode == 0 and proc.stdout.strip():
+        return ""
+    lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    detail = lines[-1] if lines else f"exit status {proc.returncode}"
+    return f"The filter's interpreter '{argv[0]}' cannot strip a notebook: {detail}."
 
 
 def _is_ours(line: bytes) -> bool:

@@ -6,24 +6,28 @@ happens, and the small result is written in the exact layout of nbformat's v4 wr
 Jupyter saves with. Nothing is validated against the schema; a notebook only needs the shape this
 module relies on, and anything else raises :class:`UnreadableNotebookError`.
 
-nbformat itself is imported only to upgrade v3 notebooks: ``import nbformat`` imports jsonschema,
-whose optional ``rfc3987-syntax`` dependency (installed with Jupyter, through jupyter-events) builds
-a grammar at import time: 0.9 s on this project's machine (python-jsonschema/jsonschema#1428), more
-than ten times the strip of a 20 MB notebook, and paid again by every git clean filter process.
+nbformat itself is imported only to upgrade v2 and v3 notebooks: ``import nbformat`` imports
+jsonschema, whose optional ``rfc3987-syntax`` dependency (installed with Jupyter, through
+jupyter-events) builds a grammar at import time: 0.9 s on this project's machine
+(python-jsonschema/jsonschema#1428), more than ten times the strip of a 20 MB notebook, and paid
+again by every git clean filter process.
 ``tests/unit/test_notebooks.py`` pins our bytes against ``nbformat.writes``.
 
 What is stripped, following nbstripout's defaults:
 
 * every code cell loses its outputs and its ``execution_count``;
-* a cell tagged ``keep_output`` keeps its outputs, but its ``execution_count`` and the counts inside
-  those outputs are still cleared (nbstripout without ``--keep-count``), so re-running the notebook
-  does not change the stored file;
+* a cell tagged ``keep_output``, or whose metadata says ``"keep_output": true`` (nbstripout honours
+  both), keeps its outputs, but its ``execution_count`` and the counts inside those outputs are
+  still cleared (nbstripout without ``--keep-count``), so re-running the notebook does not change
+  the stored file. Outputs are kept when either asks: a ``false`` flag does not cancel the tag
+  (nbstripout refuses that contradiction; a clean filter that refuses blocks ``git add``);
 * cell metadata ``collapsed``, ``execution``, ``ExecuteTime``, ``scrolled`` and notebook metadata
   ``widgets`` are removed, plus any extra keys in nbstripout's dotted form.
 
-Cell ids are kept (Jupyter keeps them stable) and a v4 notebook keeps its minor version. A v3
-notebook is upgraded to v4 with ids ``"0"``, ``"1"``, ... (nbstripout's numbering), so stripping
-the same file twice gives the same bytes.
+Cell ids are kept (Jupyter keeps them stable) and a v4 notebook keeps its minor version. A v2 or
+v3 notebook is stored as v4, the form Jupyter would save it in: nbformat's converter upgrades it
+(after the outputs are dropped, so it converts little), with ids ``"0"``, ``"1"``, ...
+(nbstripout's numbering), so stripping the same file twice gives the same bytes.
 """
 
 from __future__ import annotations
@@ -70,21 +74,23 @@ def strip_notebook(
     """Return a stripped copy of a notebook given as JSON data; ``nb`` is left untouched.
 
     Args:
-        nb: A parsed nbformat v3 or v4 notebook (plain dicts or ``NotebookNode``).
+        nb: A parsed nbformat v2, v3 or v4 notebook (plain dicts or ``NotebookNode``).
         extra_keys: More metadata to remove, in nbstripout's form: ``metadata.a.b`` for notebook
             metadata, ``cell.metadata.c`` for every cell's; a single string is split on whitespace.
-        keep_output_tag: Cells with this tag in ``metadata.tags`` keep their outputs.
+        keep_output_tag: Cells with this tag in ``metadata.tags`` keep their outputs, as do
+            cells whose metadata has ``"keep_output": true``.
 
     Returns:
         A v4 notebook of plain dicts and lists sharing nothing mutable with ``nb``.
 
     Raises:
-        UnreadableNotebookError: ``nb`` does not have the shape of a v3 or v4 notebook.
+        UnreadableNotebookError: ``nb`` does not have the shape of a v2, v3 or v4 notebook.
         ConfigError: An extra key is not of the form ``metadata.x`` or ``cell.metadata.x``.
     """
     notebook_keys, cell_keys = _key_paths(extra_keys)
-    if _checked_version(nb) == 3:
-        nb = _upgrade_v3(_drop_v3_outputs(nb, keep_output_tag))
+    major = _checked_version(nb)
+    if major < 4:
+        nb = _upgrade(_drop_sheet_outputs(nb, keep_output_tag), major)
     stripped = {key: copy_json(value) for key, value in nb.items() if key != "cells"}
     _pop_paths(stripped.setdefault("metadata", {}), notebook_keys)
     stripped["cells"] = [_strip_cell(cell, cell_keys, keep_output_tag) for cell in nb["cells"]]
@@ -109,7 +115,7 @@ def strip_bytes(
 
     Raises:
         UnreadableNotebookError: The bytes are empty, carry merge conflict markers, are not JSON,
-            or are not a v3/v4 notebook. Callers store such files as they are.
+            or are not a v2/v3/v4 notebook. Callers store such files as they are.
         ConfigError: An extra key is not of the form ``metadata.x`` or ``cell.metadata.x``.
     """
     nb = _parse(data)
@@ -164,23 +170,24 @@ def _checked_version(nb: object) -> int:
     if not isinstance(nb, dict) or type(nb.get("nbformat")) is not int:
         raise _not_a_notebook("it has no integer `nbformat` field")
     major: int = nb["nbformat"]
-    if major not in (3, 4):
+    if major not in (2, 3, 4):
         raise _unreadable(
-            f"The notebook has nbformat {major}; mlvc can strip nbformat 3 and 4.",
+            f"The notebook has nbformat {major}; mlvc can strip nbformat 2, 3 and 4.",
             "version",
             "Open and save it with a current Jupyter, which converts it to nbformat 4.",
         )
     _check_metadata(nb, "the notebook")
-    _check_cells(nb.get("cells") if major == 4 else _v3_cells(nb))
+    _check_cells(nb.get("cells") if major == 4 else _sheet_cells(nb, major))
     return major
 
 
-def _v3_cells(nb: Notebook) -> list[Any]:
+def _sheet_cells(nb: Notebook, major: int) -> list[Any]:
+    """Return the cells of a v2 or v3 notebook, which keeps them in worksheets."""
     sheets = nb.get("worksheets")
     if not isinstance(sheets, list) or not all(
         isinstance(sheet, dict) and isinstance(sheet.get("cells"), list) for sheet in sheets
     ):
-        raise _not_a_notebook("it is nbformat 3 but has no `worksheets` list with `cells`")
+        raise _not_a_notebook(f"it is nbformat {major} but has no `worksheets` list with `cells`")
     return [cell for sheet in sheets for cell in sheet["cells"]]
 
 
@@ -210,7 +217,7 @@ def _not_a_notebook(what: str) -> UnreadableNotebookError:
     return _unreadable(
         f"The file is JSON but not a Jupyter notebook: {what}.",
         "not-a-notebook",
-        "Check that the file is a notebook; only nbformat 3 and 4 notebooks can be stripped.",
+        "Check that the file is a notebook; only nbformat 2, 3 and 4 notebooks can be stripped.",
     )
 
 
@@ -241,7 +248,7 @@ def _strip_cell(cell: Notebook, cell_keys: list[_KeyPath], keep_output_tag: str)
 
 
 def _kept_outputs(cell: Notebook, keep_output_tag: str) -> list[Any]:
-    if not _has_tag(cell, keep_output_tag):
+    if not _keeps_output(cell, keep_output_tag):
         return []
     outputs: list[Any] = copy_json(cell.get("outputs", []))
     for output in outputs:
@@ -250,9 +257,11 @@ def _kept_outputs(cell: Notebook, keep_output_tag: str) -> list[Any]:
     return outputs
 
 
-def _has_tag(cell: Notebook, tag: str) -> bool:
-    tags = cell.get("metadata", {}).get("tags", [])
-    return isinstance(tags, list) and tag in tags
+def _keeps_output(cell: Notebook, tag: str) -> bool:
+    """Whether the cell's metadata asks to keep outputs: the tag, or nbstripout's flag."""
+    metadata = cell.get("metadata", {})
+    tags = metadata.get("tags", [])
+    return metadata.get("keep_output") is True or (isinstance(tags, list) and tag in tags)
 
 
 def _pop_paths(metadata: Notebook, paths: list[_KeyPath]) -> None:
@@ -264,7 +273,7 @@ def _pop_paths(metadata: Notebook, paths: list[_KeyPath]) -> None:
             parent.pop(path[-1], None)
 
 
-def _drop_v3_outputs(nb: Notebook, keep_output_tag: str) -> Notebook:
+def _drop_sheet_outputs(nb: Notebook, keep_output_tag: str) -> Notebook:
     """Return ``nb`` with the outputs of untagged cells emptied, so the upgrade works on little."""
 
     def without_outputs(cell: Notebook) -> Notebook:
@@ -279,23 +288,23 @@ def _drop_v3_outputs(nb: Notebook, keep_output_tag: str) -> Notebook:
     return {**nb, "metadata": nb.get("metadata", {}), "worksheets": worksheets}
 
 
-def _upgrade_v3(nb: Notebook) -> Notebook:
-    """Upgrade v3 to v4 with nbformat's converter, then number the cell ids deterministically.
+def _upgrade(nb: Notebook, major: int) -> Notebook:
+    """Upgrade v2 or v3 to v4 with nbformat's converter, then number the cell ids deterministically.
 
     Raises:
-        UnreadableNotebookError: The converter failed on a malformed v3 notebook.
+        UnreadableNotebookError: The converter failed on a malformed old notebook.
     """
-    from nbformat.v3 import nbjson  # deferred: importing nbformat is slow (module docstring)
-    from nbformat.v4 import convert
+    import nbformat  # deferred: importing nbformat is slow (module docstring)
 
     # nbformat ships py.typed but leaves these unannotated: typed views of them.
-    read_v3: Callable[[Notebook], Notebook] = nbjson.to_notebook
-    upgrade: Callable[..., Notebook] = convert.upgrade
+    read: Callable[[Notebook], Notebook] = nbformat.versions[major].to_notebook_json
+    convert: Callable[[Notebook, int], Notebook] = nbformat.convert
     try:
-        upgraded = upgrade(read_v3(nb), from_version=3)
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # what upgrade_cell can raise
+        upgraded = convert(read(nb), 4)
+    # what the readers and upgrade_cell can raise; convert turns AttributeError into ValidationError
+    except (AttributeError, KeyError, TypeError, ValueError, nbformat.ValidationError) as exc:
         raise _not_a_notebook(
-            f"its nbformat 3 cells cannot be converted to nbformat 4 ({exc})"
+            f"its nbformat {major} cells cannot be converted to nbformat 4 ({exc})"
         ) from exc
     for index, cell in enumerate(upgraded["cells"]):
         cell["id"] = str(index)
