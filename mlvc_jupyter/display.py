@@ -29,6 +29,7 @@ __all__ = [
     "ExperimentListView",
     "Notice",
     "RecordView",
+    "RestoreView",
     "StatusView",
 ]
 
@@ -146,6 +147,37 @@ class DiffView(_View):
     def blocks(self) -> list[Block]:
         """Return the params, metrics and files tables, under a line saying if nothing differs."""
         return diff_blocks(self.record)
+
+
+class RestoreView(_View):
+    """What restoring config files wrote (a core ``ConfigRestore``), or that it wrote nothing."""
+
+    __slots__ = ()
+
+    def blocks(self) -> list[Block]:
+        """Return the files written and the safety ref; with none, where the configs are."""
+        r = self.record
+        label = f"experiment {r.experiment}" if r.experiment else f"config snapshot {r.source}"
+        if not r.files:
+            return [f"{label[0].upper()}{label[1:]} has no config files: nothing on disk "
+                    f"changed. {_load_configs_hint(r)}"]  # fmt: skip
+        count = f"{len(r.files)} config file{'s' if len(r.files) > 1 else ''}"
+        return [
+            f"Restored {count} of {label}: {', '.join(r.files)}. Your previous files are kept "
+            f"in {r.safety_ref}: `git checkout {r.safety_ref} -- PATH` brings one back."
+        ]
+
+
+def _load_configs_hint(restored: Any) -> str:
+    if restored.experiment:
+        return (
+            "Its configs (from --config) are recorded in the experiment; load them into a "
+            f"variable with `rec = %vc_show {restored.experiment}` and then `cfg = rec.configs`."
+        )
+    return (
+        "Its configs load into a variable with `from mlvc_jupyter import ExperimentManager` "
+        f"and then `cfg = ExperimentManager().load_configs({str(restored.source)!r})`."
+    )
 
 
 class Notice(_View):

@@ -92,9 +92,7 @@ class VCMagics(Magics):
         self.session = KernelSession(self.shell)
         self._progress = None
 
-    def _show(
-        self, view: display.Notice | display.CheckpointView, *, progress: bool = False
-    ) -> None:
+    def _show(self, view: object, *, progress: bool = False) -> None:
         """Display an action's outcome where its line sits (the magic then returns None).
 
         With ``progress``, later calls from the same cell replace the output instead of
@@ -338,14 +336,7 @@ class VCMagics(Magics):
     def vc_restore(self, line: str) -> None:
         """Restore config files from a snapshot file or an experiment, saving yours first."""
         args = _parse(self.vc_restore, line)
-        ref = self.manager.restore(args.source)
-        self._show(
-            display.Notice(
-                f"Restored the config files of {args.source}. The previous files are kept in "
-                f"{ref}: `git checkout {ref} -- PATH` brings one back.",
-                ref,
-            )
-        )
+        self._show(display.RestoreView(self.manager.restore(args.source)))
 
     @line_magic
     @_reports_errors

@@ -244,10 +244,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     snapshot = _path(args, args.snapshot)
-    safety = _manager(args).restore(snapshot)
-    print(f"Restored the config files of {snapshot}.")
-    print(f"Your previous files are saved in {safety}")
-    print(f"(get one back with `git checkout {safety} -- <path>`).")
+    restored = _manager(args).restore(snapshot)
+    if not restored.files:
+        print(f"{snapshot} has no config files: nothing on disk changed.")
+        return 0
+    print(f"Restored {', '.join(restored.files)} from {snapshot}.")
+    print(f"Your previous files are saved in {restored.safety_ref}")
+    print(f"(get one back with `git checkout {restored.safety_ref} -- <path>`).")
     return 0
 
 

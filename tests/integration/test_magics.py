@@ -596,6 +596,37 @@ def test_snapshot_and_restore_configs(shell: InteractiveShell, git_repo: GitRepo
     assert (git_repo.path / "configs/model.yaml").read_text() == "lr: 0.1\n"
 
 
+def test_restoring_configs_that_lived_in_a_variable_says_so_and_how_to_load_them(
+    shell: InteractiveShell, git_repo: GitRepo
+) -> None:
+    run(shell, "cfg = {'lr': 0.01}")
+    run(shell, "%vc_start lr-0.01 --config cfg")
+    run(shell, "%vc_end")
+    run(shell, "del cfg")
+    before = git_repo.fingerprint()
+
+    (text,), _ = displayed(shell, "%vc_restore lr-0.01")
+
+    assert text.startswith("Experiment lr-0.01 has no config files: nothing on disk changed.")
+    assert "Restored" not in text
+    assert git_repo.fingerprint() == before
+    load, pick = re.findall(r"`([^`]+)`", text)
+    run(shell, load)
+    run(shell, pick)
+    assert shell.user_ns["cfg"] == {"lr": 0.01}
+
+
+def test_restore_names_every_file_it_wrote(shell: InteractiveShell, git_repo: GitRepo) -> None:
+    git_repo.write({"configs/a.yaml": "a: 1\n", "model_config.json": "{}"})
+    run(shell, "%vc_start two")
+    run(shell, "%vc_end")
+    (text,), _ = displayed(shell, "%vc_restore two")
+    assert text.startswith(
+        "Restored 2 config files of experiment two: configs/a.yaml, model_config.json. "
+        "Your previous files are kept in refs/mlvc/safety/"
+    )
+
+
 def test_reproduce_checks_out_the_experiment_elsewhere(
     shell: InteractiveShell, git_repo: GitRepo, tmp_path: Path
 ) -> None:

@@ -13,6 +13,7 @@ from IPython.lib.pretty import pretty
 
 from mlvc_jupyter.core.records import (
     Checkpoint,
+    ConfigRestore,
     ExperimentDiff,
     ExperimentRecord,
     ExperimentSummary,
@@ -26,6 +27,7 @@ from mlvc_jupyter.display import (
     ExperimentListView,
     Notice,
     RecordView,
+    RestoreView,
     StatusView,
 )
 from mlvc_jupyter.render import format_metrics, format_param, format_value, html_table, text_table
@@ -98,6 +100,12 @@ VIEWS: dict[str, Callable[[], Any]] = {
     "record": lambda: RecordView(_record()),
     "diff": lambda: DiffView(_diff()),
     "notice": lambda: Notice(f"Tagged exp-1 as {EVIL}.", EVIL),
+    "restore": lambda: RestoreView(
+        ConfigRestore(source=EVIL, experiment=None, files=[EVIL], safety_ref="refs/mlvc/safety/x")
+    ),
+    "restore-nothing": lambda: RestoreView(
+        ConfigRestore(source=EVIL, experiment=None, files=[], safety_ref=None)
+    ),
 }
 
 
