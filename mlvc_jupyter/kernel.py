@@ -15,11 +15,12 @@ rename after that is not seen).
 
 Out of order, defined: a notebook reproduces the kernel's state when "Restart and Run All" runs
 the same code in the same order. Each executed input (In[1], In[2], ...) is matched to the code
-cell of the saved notebook with the same source; ``out_of_order`` is True when the matched cell
-positions, taken in execution order, ever fail to increase: a cell ran twice, or a cell above one
-that already ran ran after it. It is None when the notebook file is unknown or unreadable.
-Executed code that matches no saved cell (edited or deleted since it ran, not saved yet, or typed
-in a console) does not decide the flag; it is counted in a warning.
+cell of the saved notebook with the same source (cells with the same text in order, one input
+each: see :func:`~mlvc_jupyter.core.environment.code.match_cells`); ``out_of_order`` is True when
+the matched cell positions, taken in execution order, ever fail to increase: a cell ran twice,
+or a cell above one that already ran ran after it. It is None when the notebook file is unknown
+or unreadable. Executed code that matches no saved cell (edited or deleted since it ran, not
+saved yet, or typed in a console) does not decide the flag; it is counted in a warning.
 """
 
 from __future__ import annotations

@@ -265,5 +265,38 @@ def test_match_cells(sources: list[str], positions: list[int | None], out_of_ord
     assert match_cells(sources, CELLS) == (positions, out_of_order)
 
 
+SAVED = [(0, "%vc_start a"), (1, "train()"), (2, "%vc_end")]
+BOTH_SAVED = [*SAVED, (3, "%vc_start b"), (4, "train()"), (5, "%vc_end")]
+TWO_RUNS = ["%vc_start a", "train()", "%vc_end", "%vc_start b", "train()", "%vc_end"]
+
+
+@pytest.mark.parametrize(
+    ("cells", "sources", "positions", "out_of_order"),
+    [
+        (BOTH_SAVED, TWO_RUNS, [0, 1, 2, 3, 4, 5], False),
+        (SAVED, TWO_RUNS, [0, 1, 2, None, None, None], False),
+        ([(0, "A"), (1, "B"), (2, "A")], ["B", "A"], [1, 2], False),
+        ([(0, "A"), (1, "B"), (2, "A")], ["A", "B", "A", "A"], [0, 1, 2, 2], True),
+        (SAVED, ["%vc_start a", "train()", "train()"], [0, 1, 1], True),
+        (SAVED, ["%vc_start a", "new cell", "train()", "train()"], [0, None, 1, None], False),
+    ],
+    ids=[
+        "same-text-cells-in-order",
+        "same-text-cells-not-saved-yet",
+        "the-later-copy",
+        "more-runs-than-copies",
+        "re-run-in-a-saved-notebook",
+        "re-run-or-unsaved-copy-is-unknown",
+    ],
+)
+def test_match_cells_with_repeated_cell_text(
+    cells: list[tuple[int, str]],
+    sources: list[str],
+    positions: list[int | None],
+    out_of_order: bool,
+) -> None:
+    assert match_cells(sources, cells) == (positions, out_of_order)
+
+
 def test_match_cells_without_a_notebook_is_unknown() -> None:
     assert match_cells(["a = 1", "b = 2"], None) == ([None, None], None)
