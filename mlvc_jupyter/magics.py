@@ -10,11 +10,12 @@ output that shows the latest. Errors are IPython's own ``UsageError`` (a subclas
 traceback): the message, then the fix, and Run All stops there.
 
 Variables: ``--config VAR`` and ``--metrics VAR`` name variables of the notebook (``cfg`` or
-``args.config``). Strings such as ``-m`` are expanded the IPython way before parsing:
-``{expr}`` and ``$name`` take values from the notebook (``-m "epoch {epoch}"``,
-``-m "{round(loss, 4)}"``; format specs such as ``{loss:.3f}`` are not supported). Write ``$$``
-for a literal ``$`` (``$5`` would become ``5``) and ``{{``/``}}`` for literal braces; if a name in
-braces is undefined, the whole line is left unexpanded.
+``args.config``). Strings such as ``-m`` are expanded the IPython way before parsing, plus
+format specs: ``{expr}``, ``{expr:spec}`` and ``$name`` take values from the notebook, or from the
+function a magic runs in (``-m "epoch {epoch}"``, ``-m "loss {loss:.3f}"``,
+``-m "{round(loss, 4)}"``). Write ``$$`` for a literal ``$`` (``$5`` would become ``5``) and
+``{{``/``}}`` for literal braces; if a name in braces is undefined (or a spec does not fit its
+value), the whole line is left unexpanded.
 
 The manager is opened on first use for the kernel's current folder (``%vc_init PATH`` picks
 another); a folder that is not a repository yet gets ``git init``. The active experiment belongs
@@ -30,10 +31,18 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import (
+    Magics,
+    cell_magic,
+    line_magic,
+    magics_class,
+    needs_local_scope,
+    no_var_expand,
+)
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display as show
 from IPython.utils.process import arg_split  # type: ignore[attr-defined]  # public, no __all__
+from IPython.utils.text import DollarFormatter
 
 from mlvc_jupyter import display
 from mlvc_jupyter.errors import MlvcError
@@ -60,16 +69,54 @@ def _parse(magic: Any, line: str) -> Any:
 
 
 def _reports_errors(func: _F) -> _F:
-    """Turn an MlvcError into IPython's own UsageError (message, then hint): no traceback."""
+    """Turn an MlvcError into IPython's own UsageError (message, then hint): no traceback.
+
+    The line is expanded here (:class:`_SpecFormatter`), in place of IPython's expansion,
+    from the notebook's variables and the scope the magic runs in.
+    """
 
     @functools.wraps(func)
-    def wrapper(*args: Any) -> Any:
+    def wrapper(self: Any, line: str, *cell: str, local_ns: Any = None) -> Any:
         try:
-            return func(*args)
+            return func(self, _expand(self.shell, line, local_ns), *cell)
         except MlvcError as exc:
             raise UsageError(str(exc)) from None
 
-    return wrapper  # type: ignore[return-value]  # same signature, wrapped
+    return needs_local_scope(no_var_expand(wrapper))  # type: ignore[no-any-return]  # IPython's decorators are untyped
+
+
+class _SpecFormatter(DollarFormatter):
+    """IPython's ``$name`` and ``{expr}`` expansion, plus format specs (``{loss:.3f}``).
+
+    IPython's own formatter reads ``{x[1:3]}`` as one expression (a slice) and so refuses
+    every spec; this one tries the slice first and otherwise formats with the spec.
+    """
+
+    def vformat(self, format_string: str, args: Any, kwargs: Any) -> str:
+        parts = []
+        for literal, field, spec, conversion in self.parse(format_string):
+            parts.append(literal)
+            if field is not None:
+                parts.append(self._field(field, spec, conversion, kwargs))
+        return "".join(parts)
+
+    def _field(self, field: str, spec: str, conversion: str | None, namespace: Any) -> str:
+        if spec:
+            try:
+                value, spec = eval(f"{field}:{spec}", namespace), ""  # IPython evaluates these too
+            except SyntaxError:  # a format spec, not a slice
+                value = eval(field, namespace)  # IPython evaluates these too
+        else:
+            value = eval(field, namespace)  # IPython evaluates these too
+        return str(self.format_field(self.convert_field(value, conversion), spec))
+
+
+def _expand(shell: Any, line: str, local_ns: Any) -> str:
+    namespace = {**shell.user_ns, **(local_ns or {})}
+    try:
+        return _SpecFormatter().vformat(line, args=[], kwargs=namespace)
+    except Exception:  # any error of the expression: keep the line, as IPython
+        return line
 
 
 @magics_class
@@ -180,9 +227,9 @@ class VCMagics(Magics):
     def vc_commit(self, line: str) -> None:
         """Record a checkpoint of the active experiment.
 
-        Example: `%vc_commit -m "epoch {epoch}" --async` inside a training loop. In the line,
-        `{expr}` and `$name` take values from the notebook (no format specs: write
-        `{round(loss, 4)}`); write `$$` for a literal `$`; an undefined `{name}` leaves the
+        Example: `%vc_commit -m "epoch {epoch} loss {loss:.3f}" --async` inside a training
+        loop. In the line, `{expr}`, `{expr:spec}` and `$name` take values from the notebook;
+        write `$$` for a literal `$` and `{{ }}` for braces; an undefined `{name}` leaves the
         whole line as typed.
         """
         args = _parse(self.vc_commit, line)

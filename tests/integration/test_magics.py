@@ -295,14 +295,26 @@ def test_end_metrics_must_be_a_dict(shell: InteractiveShell) -> None:
         ('"{undefined} {epoch}"', "{undefined} {epoch}"),
         ('"{{literal}}"', "{literal}"),
         ("'single quotes'", "single quotes"),
+        ('"loss {loss:.3f} at {epoch:03d}"', "loss 0.123 at 007"),
+        ('"{round(loss, 4)}"', "0.1235"),
+        ('"{name[1:3]} {name!r:>9}"', "bc  'abcdef'"),
+        ('"{{loss:.3f}} costs $$5, {loss:.1%}"', "{loss:.3f} costs $5, 12.3%"),
+        ('"{loss:.3q}"', "{loss:.3q}"),
     ],
-    ids=["brace", "expression", "dollar", "double-dollar", "undefined", "escaped-braces", "quotes"],
-)
+    ids=["brace", "expression", "dollar", "double-dollar", "undefined", "escaped-braces", "quotes",
+         "format-specs", "call", "slice-and-conversion", "escapes-with-specs", "bad-spec"],
+)  # fmt: skip
 def test_message_expansion(shell: InteractiveShell, message: str, expected: str) -> None:
-    run(shell, "epoch = 7; total = 10; cfg = {'lr': 0.1}")
+    run(shell, "epoch = 7; total = 10; cfg = {'lr': 0.1}; loss = 0.123456; name = 'abcdef'")
     run(shell, "%vc_start a")
     run(shell, f"%vc_commit -m {message}")
     assert manager(shell).history("a")[-1].message == expected
+
+
+def test_expansion_with_format_specs_reads_a_function_s_locals(shell: InteractiveShell) -> None:
+    run(shell, "%vc_start a\nloss = 9.0")
+    run(shell, "def step(loss):\n    %vc_commit -m 'loss {loss:.2f}'\nstep(0.5)")
+    assert manager(shell).history("a")[-1].message == "loss 0.50"
 
 
 def test_expansion_inside_a_loop_and_unbalanced_quotes(shell: InteractiveShell) -> None:
