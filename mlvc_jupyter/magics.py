@@ -148,10 +148,12 @@ class VCMagics(Magics):
         count = self.shell.execution_count if self.shell is not None else None
         if progress and self._progress is not None and self._progress[0] == count:
             self._progress[1].update(view)
-            return
-        handle = show(view, display_id=True)
-        if progress and count is not None:
-            self._progress = (count, handle)
+        else:
+            handle = show(view, display_id=True)
+            if progress and count is not None:
+                self._progress = (count, handle)
+        for warning in self.session.pop_warnings():
+            show(display.Notice(warning))
 
     # -- the repository -------------------------------------------------------------------------
 

@@ -522,6 +522,44 @@ def test_notebook_order_is_recorded(shell: InteractiveShell, git_repo: GitRepo) 
     assert last.summary.extra["notebook"] == "analysis.ipynb"
 
 
+def _save_notebook(repo: GitRepo, shell: InteractiveShell, cells: list[str]) -> None:
+    notebook = {
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+        "cells": [{"cell_type": "code", "source": s, "metadata": {}, "outputs": [],
+                   "execution_count": None} for s in cells],
+    }  # fmt: skip
+    repo.write({"analysis.ipynb": notebook})
+    shell.user_ns["__vsc_ipynb_file__"] = str(repo.path / "analysis.ipynb")
+
+
+def test_an_unsaved_notebook_is_recorded_without_a_warning(
+    shell: InteractiveShell, git_repo: GitRepo
+) -> None:
+    _save_notebook(git_repo, shell, ["x = 1", "%vc_start nb"])
+    run(shell, "x = 1")
+    run(shell, "y = 2  # a new cell, not saved yet")
+    shown, _ = displayed(shell, "%vc_start nb")
+    details = manager(shell).show("nb").details
+    assert (details["unmatched_inputs"], details["out_of_order"]) == (1, False)
+    assert len(shown) == 1  # the checkpoint, no warning
+    assert "save the notebook" not in repr(run(shell, "%vc_show nb"))
+
+
+def test_out_of_order_execution_is_warned_about_once(
+    shell: InteractiveShell, git_repo: GitRepo
+) -> None:
+    _save_notebook(git_repo, shell, ["x = 1", "%vc_start nb", "%vc_commit -m a"])
+    run(shell, "x = 1")
+    run(shell, "%vc_start nb")
+    run(shell, "x = 1")  # re-run: Restart and Run All would not rebuild this state
+    first, _ = displayed(shell, "%vc_commit -m a")
+    second, _ = displayed(shell, "%vc_commit -m a")
+    assert len(first) == 2
+    assert first[1].startswith("Cells of analysis.ipynb ran out of order")
+    assert len(second) == 1
+    assert manager(shell).show("nb").details["out_of_order"] is True
+
+
 # -- labels, configs, reproduction --------------------------------------------------------------
 
 

@@ -76,6 +76,7 @@ def _record() -> ExperimentRecord:
         dirty_files=[EVIL], large_files=[LargeFile(path=EVIL, size=10**9, sha256="e" * 64)],
         notebooks=[], timings={},
         details={"notebook": EVIL, "execution": [{"count": 1}], "out_of_order": True,
+                 "unmatched_inputs": 2,
                  "warnings": [EVIL], "error": {"type": "ValueError", "message": EVIL}},
     )  # fmt: skip
 
@@ -172,7 +173,7 @@ def test_diff_view_says_when_nothing_differs() -> None:
 
 def test_record_view_shows_notebook_facts() -> None:
     text = repr(RecordView(_record()))
-    for expected in ("out of order  yes", "cells run     1", "opt.name", "1000000000 B"):
+    for expected in ("out of order  yes", "unsaved runs  2", "cells run     1", "1000000000 B"):
         assert expected in text
     assert f"ValueError: {EVIL}" in text
 
