@@ -70,17 +70,29 @@ class _View:
 class StatusView(_View):
     """The working tree's status, the active experiment and its summary (last checkpoint)."""
 
-    __slots__ = ("active", "experiment")
+    __slots__ = ("active", "experiment", "running")
 
-    def __init__(self, status: Any, *, active: str | None = None, last: Any = None) -> None:
+    def __init__(
+        self,
+        status: Any,
+        *,
+        active: str | None = None,
+        last: Any = None,
+        running: Sequence[Any] = (),
+    ) -> None:
         super().__init__(status)
         self.active = active
         self.experiment = last
+        self.running = list(running)
+        """Summaries of experiments this notebook left running (a kernel restart)."""
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the status plus ``active`` and ``experiment`` (the active one's summary)."""
+        """Return the status plus ``active``, ``experiment`` (the active one's summary) and
+        ``running`` (the summaries of those left running)."""
         last = self.experiment.to_dict() if self.experiment is not None else None
-        return {**self.record.to_dict(), "active": self.active, "experiment": last}
+        running = [summary.to_dict() for summary in self.running]
+        return {**self.record.to_dict(), "active": self.active, "experiment": last,
+                "running": running}  # fmt: skip
 
     def blocks(self) -> list[Block]:
         """Return the status with the kernel's active experiment and its last checkpoint."""
@@ -89,7 +101,17 @@ class StatusView(_View):
         if last is not None:
             checkpoint = f"#{last.checkpoints} {last.commit[:8]} {last.message}"
             session.append(("last checkpoint", checkpoint))
+        for summary in self.running:
+            session.append(("still running", _resume_hint(summary)))
         return status_blocks(self.record, session=session)
+
+
+def _resume_hint(summary: Any) -> str:
+    where = summary.extra.get("notebook")
+    return (
+        f"{summary.id} (#{summary.checkpoints}, from {where}): "
+        f"`%vc_start {summary.id} --resume` continues it here, then `%vc_end` ends it"
+    )
 
 
 class CheckpointView(_View):

@@ -43,12 +43,12 @@ from mlvc_jupyter.core.environment.code import (
     match_cells,
     module_warnings,
 )
-from mlvc_jupyter.core.session import ExperimentSession
+from mlvc_jupyter.core.session import ExperimentSession, running_experiments
 from mlvc_jupyter.errors import MlvcError
 
 if TYPE_CHECKING:
     from mlvc_jupyter.core.manager import ExperimentManager
-    from mlvc_jupyter.core.records import Checkpoint
+    from mlvc_jupyter.core.records import Checkpoint, ExperimentSummary
     from mlvc_jupyter.core.tracking import Tracker
 
 __all__ = [
@@ -233,6 +233,18 @@ class KernelSession:
         """Return the running experiment's metric tracker, if it has one."""
         return self.run.tracker if self.run is not None else None
 
+    def left_running(self) -> list[ExperimentSummary]:
+        """Return the experiments of this kernel's notebook still running but not active here.
+
+        After a kernel restart (or a crash) they wait for ``%vc_start ID --resume``; none when
+        the notebook is unknown.
+        """
+        path = notebook_path(self.shell, self.notebook)
+        if path is None:
+            return []
+        found = running_experiments(self.manager, _shown_path(path, self.manager.root) or "")
+        return [summary for summary in found if summary.id != self.active]
+
     def use(self, path: str | os.PathLike[str]) -> ExperimentManager:
         """Record this kernel's experiments in the repository holding ``path`` from now on."""
         self.refuse_other_active()
@@ -345,9 +357,12 @@ class KernelSession:
         self.refuse_other_active(experiment_id)
         seeded = tuple(seed_everything(seed)) if seed is not None else ()
         facts = self.details(notebook=notebook or self.notebook, seed=seed, seeded=seeded)
+        previous = self.run  # the same experiment, resumed again in this kernel
         self.run, checkpoint = ExperimentSession.start(
             self.manager, experiment_id, backend=track, details=facts, **options
         )
+        if previous is not None:
+            previous.close()
         self.seed, self.seeded = seed, seeded
         self.notebook = notebook or self.notebook
         if self.run.tracker is not None:

@@ -175,11 +175,16 @@ class VCMagics(Magics):
     @_reports_errors
     @magic_arguments()
     def vc_status(self, line: str) -> display.StatusView:
-        """Show the branch, HEAD, dirty files, active experiment and its last checkpoint."""
+        """Show the branch, HEAD, dirty files, active experiment and its last checkpoint.
+
+        Experiments this notebook left running (a kernel restart) are named, with the
+        commands that continue and end them.
+        """
         _parse(self.vc_status, line)
         active = self.session.active
         last = self.manager.summary(active) if active else None
-        return display.StatusView(self.manager.status(), active=active, last=last)
+        running = self.session.left_running()
+        return display.StatusView(self.manager.status(), active=active, last=last, running=running)
 
     # -- recording ------------------------------------------------------------------------------
 

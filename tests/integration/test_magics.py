@@ -560,6 +560,31 @@ def test_out_of_order_execution_is_warned_about_once(
     assert manager(shell).show("nb").details["out_of_order"] is True
 
 
+def test_status_after_a_kernel_restart_names_what_is_still_running(
+    shell: InteractiveShell, git_repo: GitRepo
+) -> None:
+    _save_notebook(git_repo, shell, ["%vc_start lr-0.1 --track local"])
+    manager(shell).start("other", details={"notebook": "other.ipynb"})
+    run(shell, "%vc_start lr-0.1 --track local")
+    run(shell, "tracker.log_metrics({'loss': 0.5}, step=0)\n%vc_commit -m before")
+    _magics(shell).reset()  # a kernel restart: the session is gone, the notebook stays
+
+    status = run(shell, "%vc_status")
+    assert status.active is None
+    assert [s.id for s in status.running] == ["lr-0.1"]
+    text = " ".join(repr(status).split())
+    assert "still running lr-0.1 (#2, from analysis.ipynb)" in text
+    assert "`%vc_start lr-0.1 --resume` continues it here, then `%vc_end` ends it" in text
+    assert "other" not in text
+
+    run(shell, "%vc_start lr-0.1 --resume --track local")
+    run(shell, "tracker.log_metrics({'loss': 0.25}, step=1)")
+    run(shell, "%vc_end")
+    summary = manager(shell).summary("lr-0.1")
+    assert (summary.status, summary.metrics) == ("success", {"loss": 0.25})
+    assert run(shell, "%vc_status").running == []
+
+
 # -- labels, configs, reproduction --------------------------------------------------------------
 
 

@@ -149,6 +149,14 @@ def test_status_view_adds_the_active_experiment() -> None:
     assert "(none: run %vc_start EXP_ID)" in repr(StatusView(_status()))
 
 
+def test_status_view_names_experiments_left_running() -> None:
+    view = StatusView(_status(), running=[_summary(id="lr-0.1")])
+    text = " ".join(repr(view).split())
+    assert f"still running lr-0.1 (#3, from nb/{EVIL}.ipynb): `%vc_start lr-0.1 --resume`" in text
+    assert f"nb/{ESCAPED}.ipynb" in view._repr_html_()
+    assert [s["id"] for s in view.to_dict()["running"]] == ["lr-0.1"]
+
+
 @pytest.mark.parametrize("count", [0, 1, 25], ids=["empty", "one", "many"])
 def test_experiment_list_counts(count: int) -> None:
     summaries = [_summary(id=f"exp-{i}", name=f"run {i}") for i in range(count)]
