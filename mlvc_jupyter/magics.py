@@ -316,7 +316,7 @@ class VCMagics(Magics):
     @line_magic
     @_reports_errors
     @magic_arguments()
-    @argument("--limit", type=int, default=20, metavar="N", help="how many (default: 20)")
+    @argument("-n", "--limit", type=int, default=20, metavar="N", help="how many (default: 20)")
     @argument("--all", dest="show_all", action="store_true", help="list every experiment")
     def vc_log(self, line: str) -> display.ExperimentListView:
         """List experiments, newest first: id, status, metrics, tags."""

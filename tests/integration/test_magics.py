@@ -450,8 +450,8 @@ def test_cell_magic_records_a_failure_and_stops(shell: InteractiveShell) -> None
 @pytest.mark.parametrize(
     ("count", "line", "shown"),
     [(0, "%vc_log", 0), (1, "%vc_log", 1), (22, "%vc_log", 20), (22, "%vc_log --limit 3", 3),
-     (22, "%vc_log --all", 22)],
-    ids=["none", "one", "default-20", "limit", "all"],
+     (22, "%vc_log -n 3", 3), (22, "%vc_log --all", 22)],
+    ids=["none", "one", "default-20", "limit", "n", "all"],
 )  # fmt: skip
 def test_log_lists_the_most_recent(
     shell: InteractiveShell, count: int, line: str, shown: int
@@ -484,9 +484,10 @@ def test_show_and_diff(shell: InteractiveShell) -> None:
 @pytest.mark.parametrize(
     ("line", "argv"),
     [("%vc_log", ["log"]), ("%vc_log --limit 1", ["log", "--limit", "1"]),
+     ("%vc_log -n 1", ["log", "-n", "1"]),
      ("%vc_show lr-0.1", ["show", "lr-0.1"]),
      ("%vc_diff lr-0.1 lr-0.01", ["diff", "lr-0.1", "lr-0.01"])],
-    ids=["log", "log-limit", "show", "diff"],
+    ids=["log", "log-limit", "log-n", "show", "diff"],
 )  # fmt: skip
 def test_plain_text_is_what_the_cli_prints(
     shell: InteractiveShell, line: str, argv: list[str], capsys: pytest.CaptureFixture[str]
