@@ -145,28 +145,24 @@ def test_vc_start_help_names_every_argument(shell: InteractiveShell) -> None:
         assert expected in text
 
 
-def test_load_ext_is_cheap_and_imports_nothing_heavy() -> None:
+def test_load_ext_imports_nothing_heavy() -> None:
     script = textwrap.dedent(
         """
-        import sys, time
+        import sys
         from IPython.core.interactiveshell import InteractiveShell
         shell = InteractiveShell.instance()
         before = set(sys.modules)
-        start = time.perf_counter()
         shell.run_line_magic("load_ext", "mlvc_jupyter")
-        elapsed = time.perf_counter() - start
-        new = sorted(set(sys.modules) - before)
-        print(elapsed, " ".join(new))
+        print(" ".join(sorted(set(sys.modules) - before)))
         """
     )
-    out = subprocess.run(
+    new = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.split()
-    elapsed, new = float(out[0]), out[1:]
+    assert "mlvc_jupyter.magics" in new  # the extension did load, in this process
     heavy = ("git", "nbformat", "ipywidgets", "jupyter_server", "tornado", "numpy")
     assert [m for m in new if m.split(".")[0] in heavy] == []
     assert "mlvc_jupyter.core.manager" not in new
-    assert elapsed < 0.5, f"%load_ext took {elapsed:.3f} s"
 
 
 # -- the repository -----------------------------------------------------------------------------
@@ -226,17 +222,21 @@ def test_start_commit_end_records_and_leaves_head_and_index_alone(
 
 
 @pytest.mark.parametrize(
-    "line",
-    ["%vc_start ../evil", "%vc_start ../evil --seed 1 --track local --config cfg", "%vc_start -"],
-    ids=["plain", "with-options", "dash"],
-)
+    ("line", "expected"),
+    [("%vc_start ../evil", "Invalid experiment id '../evil': it must start with a letter"),
+     ("%vc_start ../evil --seed 1 --track local --config cfg",
+      "Invalid experiment id '../evil': it must start with a letter"),
+     ("%vc_start -", "Invalid experiment id '-': it must start with a letter"),
+     ("%vc_start --seed 1", "the following arguments are required: EXP_ID")],
+    ids=["plain", "with-options", "dash", "missing"],
+)  # fmt: skip
 def test_an_invalid_id_is_a_usage_error_and_records_nothing(
-    shell: InteractiveShell, git_repo: GitRepo, line: str
+    shell: InteractiveShell, git_repo: GitRepo, line: str, expected: str
 ) -> None:
     run(shell, "cfg = {}")
     before = git_repo.fingerprint()
     message = usage_error(shell, line)
-    assert "Invalid experiment id" in message or "EXP_ID" in message
+    assert message.startswith(expected)
     assert mlvc_refs(git_repo) == []
     assert git_repo.fingerprint() == before
     assert _magics(shell).session.active is None
