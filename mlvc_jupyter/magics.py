@@ -42,10 +42,10 @@ from IPython.core.magic import (
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display as show
 from IPython.utils.process import arg_split  # type: ignore[attr-defined]  # public, no __all__
-from IPython.utils.text import DollarFormatter
 
 from mlvc_jupyter import display
 from mlvc_jupyter.errors import MlvcError
+from mlvc_jupyter.expansion import expand
 from mlvc_jupyter.kernel import KernelSession
 
 if TYPE_CHECKING:
@@ -71,52 +71,18 @@ def _parse(magic: Any, line: str) -> Any:
 def _reports_errors(func: _F) -> _F:
     """Turn an MlvcError into IPython's own UsageError (message, then hint): no traceback.
 
-    The line is expanded here (:class:`_SpecFormatter`), in place of IPython's expansion,
+    The line is expanded here (:func:`~mlvc_jupyter.expansion.expand`), not by IPython,
     from the notebook's variables and the scope the magic runs in.
     """
 
     @functools.wraps(func)
     def wrapper(self: Any, line: str, *cell: str, local_ns: Any = None) -> Any:
         try:
-            return func(self, _expand(self.shell, line, local_ns), *cell)
+            return func(self, expand(line, {**self.shell.user_ns, **(local_ns or {})}), *cell)
         except MlvcError as exc:
             raise UsageError(str(exc)) from None
 
     return needs_local_scope(no_var_expand(wrapper))  # type: ignore[no-any-return]  # IPython's decorators are untyped
-
-
-class _SpecFormatter(DollarFormatter):
-    """IPython's ``$name`` and ``{expr}`` expansion, plus format specs (``{loss:.3f}``).
-
-    IPython's own formatter reads ``{x[1:3]}`` as one expression (a slice) and so refuses
-    every spec; this one tries the slice first and otherwise formats with the spec.
-    """
-
-    def vformat(self, format_string: str, args: Any, kwargs: Any) -> str:
-        parts = []
-        for literal, field, spec, conversion in self.parse(format_string):
-            parts.append(literal)
-            if field is not None:
-                parts.append(self._field(field, spec, conversion, kwargs))
-        return "".join(parts)
-
-    def _field(self, field: str, spec: str, conversion: str | None, namespace: Any) -> str:
-        if spec:
-            try:
-                value, spec = eval(f"{field}:{spec}", namespace), ""  # IPython evaluates these too
-            except SyntaxError:  # a format spec, not a slice
-                value = eval(field, namespace)  # IPython evaluates these too
-        else:
-            value = eval(field, namespace)  # IPython evaluates these too
-        return str(self.format_field(self.convert_field(value, conversion), spec))
-
-
-def _expand(shell: Any, line: str, local_ns: Any) -> str:
-    namespace = {**shell.user_ns, **(local_ns or {})}
-    try:
-        return _SpecFormatter().vformat(line, args=[], kwargs=namespace)
-    except Exception:  # any error of the expression: keep the line, as IPython
-        return line
 
 
 @magics_class
