@@ -29,6 +29,7 @@ __all__ = [
     "ExperimentListView",
     "Notice",
     "RecordView",
+    "RestoreView",
     "StatusView",
 ]
 
@@ -69,17 +70,29 @@ class _View:
 class StatusView(_View):
     """The working tree's status, the active experiment and its summary (last checkpoint)."""
 
-    __slots__ = ("active", "experiment")
+    __slots__ = ("active", "experiment", "running")
 
-    def __init__(self, status: Any, *, active: str | None = None, last: Any = None) -> None:
+    def __init__(
+        self,
+        status: Any,
+        *,
+        active: str | None = None,
+        last: Any = None,
+        running: Sequence[Any] = (),
+    ) -> None:
         super().__init__(status)
         self.active = active
         self.experiment = last
+        self.running = list(running)
+        """Summaries of experiments this notebook left running (a kernel restart)."""
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the status plus ``active`` and ``experiment`` (the active one's summary)."""
+        """Return the status plus ``active``, ``experiment`` (the active one's summary) and
+        ``running`` (the summaries of those left running)."""
         last = self.experiment.to_dict() if self.experiment is not None else None
-        return {**self.record.to_dict(), "active": self.active, "experiment": last}
+        running = [summary.to_dict() for summary in self.running]
+        return {**self.record.to_dict(), "active": self.active, "experiment": last,
+                "running": running}  # fmt: skip
 
     def blocks(self) -> list[Block]:
         """Return the status with the kernel's active experiment and its last checkpoint."""
@@ -88,7 +101,17 @@ class StatusView(_View):
         if last is not None:
             checkpoint = f"#{last.checkpoints} {last.commit[:8]} {last.message}"
             session.append(("last checkpoint", checkpoint))
+        for summary in self.running:
+            session.append(("still running", _resume_hint(summary)))
         return status_blocks(self.record, session=session)
+
+
+def _resume_hint(summary: Any) -> str:
+    where = summary.extra.get("notebook")
+    return (
+        f"{summary.id} (#{summary.checkpoints}, from {where}): "
+        f"`%vc_start {summary.id} --resume` continues it here, then `%vc_end` ends it"
+    )
 
 
 class CheckpointView(_View):
@@ -146,6 +169,37 @@ class DiffView(_View):
     def blocks(self) -> list[Block]:
         """Return the params, metrics and files tables, under a line saying if nothing differs."""
         return diff_blocks(self.record)
+
+
+class RestoreView(_View):
+    """What restoring config files wrote (a core ``ConfigRestore``), or that it wrote nothing."""
+
+    __slots__ = ()
+
+    def blocks(self) -> list[Block]:
+        """Return the files written and the safety ref; with none, where the configs are."""
+        r = self.record
+        label = f"experiment {r.experiment}" if r.experiment else f"config snapshot {r.source}"
+        if not r.files:
+            return [f"{label[0].upper()}{label[1:]} has no config files: nothing on disk "
+                    f"changed. {_load_configs_hint(r)}"]  # fmt: skip
+        count = f"{len(r.files)} config file{'s' if len(r.files) > 1 else ''}"
+        return [
+            f"Restored {count} of {label}: {', '.join(r.files)}. Your previous files are kept "
+            f"in {r.safety_ref}: `git checkout {r.safety_ref} -- PATH` brings one back."
+        ]
+
+
+def _load_configs_hint(restored: Any) -> str:
+    if restored.experiment:
+        return (
+            "Its configs (from --config) are recorded in the experiment; load them into a "
+            f"variable with `rec = %vc_show {restored.experiment}` and then `cfg = rec.configs`."
+        )
+    return (
+        "Its configs load into a variable with `from mlvc_jupyter import ExperimentManager` "
+        f"and then `cfg = ExperimentManager().load_configs({str(restored.source)!r})`."
+    )
 
 
 class Notice(_View):

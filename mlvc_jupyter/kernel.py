@@ -15,11 +15,14 @@ rename after that is not seen).
 
 Out of order, defined: a notebook reproduces the kernel's state when "Restart and Run All" runs
 the same code in the same order. Each executed input (In[1], In[2], ...) is matched to the code
-cell of the saved notebook with the same source; ``out_of_order`` is True when the matched cell
-positions, taken in execution order, ever fail to increase: a cell ran twice, or a cell above one
-that already ran ran after it. It is None when the notebook file is unknown or unreadable.
-Executed code that matches no saved cell (edited or deleted since it ran, not saved yet, or typed
-in a console) does not decide the flag; it is counted in a warning.
+cell of the saved notebook with the same source (cells with the same text in order, one input
+each: see :func:`~mlvc_jupyter.core.environment.code.match_cells`); ``out_of_order`` is True when
+the matched cell positions, taken in execution order, ever fail to increase: a cell ran twice,
+or a cell above one that already ran ran after it. It is None when the notebook file is unknown
+or unreadable. Executed code that matches no saved cell (edited or deleted since it ran, not
+saved yet, or typed in a console) does not decide the flag; it is counted in
+``unmatched_inputs``, without a warning: JupyterLab does not save before running a cell, so a
+normal session always has some. A kernel session warns once, when the flag first turns True.
 """
 
 from __future__ import annotations
@@ -40,12 +43,12 @@ from mlvc_jupyter.core.environment.code import (
     match_cells,
     module_warnings,
 )
-from mlvc_jupyter.core.session import ExperimentSession
+from mlvc_jupyter.core.session import ExperimentSession, running_experiments
 from mlvc_jupyter.errors import MlvcError
 
 if TYPE_CHECKING:
     from mlvc_jupyter.core.manager import ExperimentManager
-    from mlvc_jupyter.core.records import Checkpoint
+    from mlvc_jupyter.core.records import Checkpoint, ExperimentSummary
     from mlvc_jupyter.core.tracking import Tracker
 
 __all__ = [
@@ -120,7 +123,8 @@ def details(captured: KernelCapture, root: Path) -> dict[str, Any]:
 
     Keys: ``notebook`` (relative to ``root`` when inside it), ``execution`` (the most recent
     executed inputs: ``count``, ``source`` cut to :data:`MAX_SOURCE` characters, ``cell``: the
-    matching cell's index in the saved notebook or None), ``out_of_order``, ``local_modules``
+    matching cell's index in the saved notebook or None), ``out_of_order``, ``unmatched_inputs``
+    (how many executed inputs the saved notebook lacks), ``local_modules``
     (see :mod:`mlvc_jupyter.core.environment.code`), ``warnings``, and ``seed`` with ``seeded`` (the
     libraries seeded) when a seed was given.
     """
@@ -130,12 +134,7 @@ def details(captured: KernelCapture, root: Path) -> dict[str, Any]:
     if captured.notebook and cells is None:
         warnings.append(f"Could not read the notebook {captured.notebook}: cell order unknown.")
     positions, out_of_order = match_cells([src for _, src in executed], cells)
-    unmatched = sum(1 for p in positions if p is None) if cells is not None else 0
-    if unmatched:
-        warnings.append(
-            f"{unmatched} executed input(s) match no cell of the saved notebook (edited, deleted "
-            "or not saved yet): save the notebook so the checkpoint holds the code that ran."
-        )
+    unmatched = sum(1 for p in positions if p is None) if cells is not None else None
     if len(executed) > MAX_EXECUTIONS:
         warnings.append(f"Only the last {MAX_EXECUTIONS} of {len(executed)} inputs are recorded.")
     execution = [
@@ -147,6 +146,7 @@ def details(captured: KernelCapture, root: Path) -> dict[str, Any]:
         "notebook": _shown_path(captured.notebook, root),
         "execution": execution,
         "out_of_order": out_of_order,
+        "unmatched_inputs": unmatched,
         "local_modules": modules,
         "warnings": warnings + module_warnings(modules),
     }
@@ -214,6 +214,9 @@ class KernelSession:
         self.notebook: str | None = None
         self.seed: int | None = None
         self.seeded: tuple[str, ...] = ()
+        self.warnings: list[str] = []
+        """What the user should hear about and has not yet: the face shows and empties it."""
+        self._warned_out_of_order = False
 
     @property
     def manager(self) -> ExperimentManager:
@@ -231,6 +234,18 @@ class KernelSession:
     def tracker(self) -> Tracker | None:
         """Return the running experiment's metric tracker, if it has one."""
         return self.run.tracker if self.run is not None else None
+
+    def left_running(self) -> list[ExperimentSummary]:
+        """Return the experiments of this kernel's notebook still running but not active here.
+
+        After a kernel restart (or a crash) they wait for ``%vc_start ID --resume``; none when
+        the notebook is unknown.
+        """
+        path = notebook_path(self.shell, self.notebook)
+        if path is None:
+            return []
+        found = running_experiments(self.manager, _shown_path(path, self.manager.root) or "")
+        return [summary for summary in found if summary.id != self.active]
 
     def use(self, path: str | os.PathLike[str]) -> ExperimentManager:
         """Record this kernel's experiments in the repository holding ``path`` from now on."""
@@ -306,7 +321,26 @@ class KernelSession:
 
     def details(self, **overrides: Any) -> dict[str, Any]:
         """Return the details of a checkpoint taken now."""
-        return details(self.capture(**overrides), self.manager.root)
+        return self._observe(self.capture(**overrides))
+
+    def _observe(self, captured: KernelCapture) -> dict[str, Any]:
+        """Return the details of ``captured``, queueing a warning the first time cells ran out
+        of order: the one fact about the notebook that changes what the user should believe."""
+        facts = details(captured, self.manager.root)
+        if facts["out_of_order"] and not self._warned_out_of_order:
+            self._warned_out_of_order = True
+            where = facts["notebook"] or "the notebook"
+            self.warnings.append(
+                f"Cells of {where} ran out of order (a cell ran again, or after one below it): "
+                "Restart and Run All may not rebuild this state. Each checkpoint records it "
+                "('out of order' in %vc_show); this is said once per kernel."
+            )
+        return facts
+
+    def pop_warnings(self) -> list[str]:
+        """Return the warnings not shown yet, and forget them."""
+        pending, self.warnings = self.warnings, []
+        return pending
 
     def start(
         self,
@@ -325,9 +359,12 @@ class KernelSession:
         self.refuse_other_active(experiment_id)
         seeded = tuple(seed_everything(seed)) if seed is not None else ()
         facts = self.details(notebook=notebook or self.notebook, seed=seed, seeded=seeded)
+        previous = self.run  # the same experiment, resumed again in this kernel
         self.run, checkpoint = ExperimentSession.start(
             self.manager, experiment_id, backend=track, details=facts, **options
         )
+        if previous is not None:
+            previous.close()
         self.seed, self.seeded = seed, seeded
         self.notebook = notebook or self.notebook
         if self.run.tracker is not None:
@@ -338,7 +375,7 @@ class KernelSession:
         """Record a checkpoint of the active experiment now, or queue it (returns None)."""
         run = self.require_active("vc_commit")
         if background:  # capture the kernel now; the git work happens on the worker
-            facts: Any = functools.partial(details, self.capture(), self.manager.root)
+            facts: Any = functools.partial(self._observe, self.capture())
         else:
             facts = self.details
         return run.commit(message=message, configs=configs, details=facts, background=background)

@@ -1,16 +1,21 @@
 """The ``%vc_*`` magics: mlvc from a notebook, loaded with ``%load_ext mlvc_jupyter``.
 
 Each magic parses its line with ``magic_arguments`` (so ``%vc_start?`` shows real help), makes one
-call to the repository's :class:`~mlvc_jupyter.core.manager.ExperimentManager` and returns a view
-from :mod:`mlvc_jupyter.display` that renders as a table. Errors are IPython's own ``UsageError``
-(a subclass would print a traceback): the message, then the fix, and Run All stops there.
+call to the repository's :class:`~mlvc_jupyter.core.manager.ExperimentManager` and shows a view
+from :mod:`mlvc_jupyter.display` that renders as a table. Query magics (status, log, show, diff)
+return their view, so ``x = %vc_log`` keeps it. Action magics (init, start, commit, end, tag,
+branch, snapshot, restore, reproduce) ``display()`` it and return None: every line of a cell
+shows its outcome where it sits, once; the checkpoints of one cell (a training loop) share one
+output that shows the latest. Errors are IPython's own ``UsageError`` (a subclass would print a
+traceback): the message, then the fix, and Run All stops there.
 
 Variables: ``--config VAR`` and ``--metrics VAR`` name variables of the notebook (``cfg`` or
-``args.config``). Strings such as ``-m`` are expanded the IPython way before parsing:
-``{expr}`` and ``$name`` take values from the notebook (``-m "epoch {epoch}"``,
-``-m "{round(loss, 4)}"``; format specs such as ``{loss:.3f}`` are not supported). Write ``$$``
-for a literal ``$`` (``$5`` would become ``5``) and ``{{``/``}}`` for literal braces; if a name in
-braces is undefined, the whole line is left unexpanded.
+``args.config``). Strings such as ``-m`` are expanded the IPython way before parsing, plus
+format specs: ``{expr}``, ``{expr:spec}`` and ``$name`` take values from the notebook, or from the
+function a magic runs in (``-m "epoch {epoch}"``, ``-m "loss {loss:.3f}"``,
+``-m "{round(loss, 4)}"``). Write ``$$`` for a literal ``$`` (``$5`` would become ``5``) and
+``{{``/``}}`` for literal braces; if a name in braces is undefined (or a spec does not fit its
+value), the whole line is left unexpanded.
 
 The manager is opened on first use for the kernel's current folder (``%vc_init PATH`` picks
 another); a folder that is not a repository yet gets ``git init``. The active experiment belongs
@@ -26,12 +31,21 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import (
+    Magics,
+    cell_magic,
+    line_magic,
+    magics_class,
+    needs_local_scope,
+    no_var_expand,
+)
 from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.display import display as show
 from IPython.utils.process import arg_split  # type: ignore[attr-defined]  # public, no __all__
 
 from mlvc_jupyter import display
 from mlvc_jupyter.errors import MlvcError
+from mlvc_jupyter.expansion import expand
 from mlvc_jupyter.kernel import KernelSession
 
 if TYPE_CHECKING:
@@ -55,16 +69,20 @@ def _parse(magic: Any, line: str) -> Any:
 
 
 def _reports_errors(func: _F) -> _F:
-    """Turn an MlvcError into IPython's own UsageError (message, then hint): no traceback."""
+    """Turn an MlvcError into IPython's own UsageError (message, then hint): no traceback.
+
+    The line is expanded here (:func:`~mlvc_jupyter.expansion.expand`), not by IPython,
+    from the notebook's variables and the scope the magic runs in.
+    """
 
     @functools.wraps(func)
-    def wrapper(*args: Any) -> Any:
+    def wrapper(self: Any, line: str, *cell: str, local_ns: Any = None) -> Any:
         try:
-            return func(*args)
+            return func(self, expand(line, {**self.shell.user_ns, **(local_ns or {})}), *cell)
         except MlvcError as exc:
             raise UsageError(str(exc)) from None
 
-    return wrapper  # type: ignore[return-value]  # same signature, wrapped
+    return needs_local_scope(no_var_expand(wrapper))  # type: ignore[no-any-return]  # IPython's decorators are untyped
 
 
 @magics_class
@@ -74,6 +92,7 @@ class VCMagics(Magics):
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)
         self.session = KernelSession(shell)
+        self._progress: tuple[int, Any] | None = None
 
     @property
     def manager(self) -> ExperimentManager:
@@ -84,6 +103,23 @@ class VCMagics(Magics):
         """Forget the manager and the active experiment (a fresh kernel's state)."""
         self.session.close()
         self.session = KernelSession(self.shell)
+        self._progress = None
+
+    def _show(self, view: object, *, progress: bool = False) -> None:
+        """Display an action's outcome where its line sits (the magic then returns None).
+
+        With ``progress``, later calls from the same cell replace the output instead of
+        adding one: a training loop's checkpoints show as one line, the latest.
+        """
+        count = self.shell.execution_count if self.shell is not None else None
+        if progress and self._progress is not None and self._progress[0] == count:
+            self._progress[1].update(view)
+        else:
+            handle = show(view, display_id=True)
+            if progress and count is not None:
+                self._progress = (count, handle)
+        for warning in self.session.pop_warnings():
+            show(display.Notice(warning))
 
     # -- the repository -------------------------------------------------------------------------
 
@@ -91,7 +127,7 @@ class VCMagics(Magics):
     @_reports_errors
     @magic_arguments()
     @argument("path", nargs="?", help="the project folder (default: the current folder)")
-    def vc_init(self, line: str) -> display.Notice:
+    def vc_init(self, line: str) -> None:
         """Record this kernel's experiments in the repository of a folder (git init if needed).
 
         Experiments go to hidden refs (refs/mlvc/...): your branch, HEAD and index stay as
@@ -99,17 +135,22 @@ class VCMagics(Magics):
         """
         args = _parse(self.vc_init, line)
         root = self.session.use(args.path or os.getcwd()).root
-        return display.Notice(f"Recording experiments of {root} under refs/mlvc/.", root)
+        self._show(display.Notice(f"Recording experiments of {root} under refs/mlvc/.", root))
 
     @line_magic
     @_reports_errors
     @magic_arguments()
     def vc_status(self, line: str) -> display.StatusView:
-        """Show the branch, HEAD, dirty files, active experiment and its last checkpoint."""
+        """Show the branch, HEAD, dirty files, active experiment and its last checkpoint.
+
+        Experiments this notebook left running (a kernel restart) are named, with the
+        commands that continue and end them.
+        """
         _parse(self.vc_status, line)
         active = self.session.active
         last = self.manager.summary(active) if active else None
-        return display.StatusView(self.manager.status(), active=active, last=last)
+        running = self.session.left_running()
+        return display.StatusView(self.manager.status(), active=active, last=last, running=running)
 
     # -- recording ------------------------------------------------------------------------------
 
@@ -129,7 +170,7 @@ class VCMagics(Magics):
     @argument("--seed", type=int, metavar="N", help="seed random, numpy and torch; record N")
     @argument("--resume", action="store_true", help="continue an existing experiment")
     @argument("--notebook", metavar="PATH", help="this notebook's path, if not detected")
-    def vc_start(self, line: str) -> display.CheckpointView:
+    def vc_start(self, line: str) -> None:
         """Start an experiment: record its first checkpoint (code, notebooks, configs).
 
         Example: `%vc_start lr-0.1 --config cfg --seed 0 --track local`. The snapshot of the
@@ -142,7 +183,7 @@ class VCMagics(Magics):
             name=args.name, configs=self.session.variable(args.config, "--config"),
             create_branch=args.branch, resume=args.resume,
         )  # fmt: skip
-        return display.CheckpointView(checkpoint)
+        self._show(display.CheckpointView(checkpoint))
 
     @line_magic
     @_reports_errors
@@ -156,12 +197,12 @@ class VCMagics(Magics):
         help="return at once: a background worker records it, bursts coalesce into one "
         "checkpoint listing every message, and %%vc_end waits for it",
     )
-    def vc_commit(self, line: str) -> display.CheckpointView | display.Notice:
+    def vc_commit(self, line: str) -> None:
         """Record a checkpoint of the active experiment.
 
-        Example: `%vc_commit -m "epoch {epoch}" --async` inside a training loop. In the line,
-        `{expr}` and `$name` take values from the notebook (no format specs: write
-        `{round(loss, 4)}`); write `$$` for a literal `$`; an undefined `{name}` leaves the
+        Example: `%vc_commit -m "epoch {epoch} loss {loss:.3f}" --async` inside a training
+        loop. In the line, `{expr}`, `{expr:spec}` and `$name` take values from the notebook;
+        write `$$` for a literal `$` and `{{ }}` for braces; an undefined `{name}` leaves the
         whole line as typed.
         """
         args = _parse(self.vc_commit, line)
@@ -170,8 +211,10 @@ class VCMagics(Magics):
             message=args.message, configs=configs, background=args.background
         )
         if checkpoint is None:
-            return display.Notice(f"Queued a checkpoint of {self.session.active}.")
-        return display.CheckpointView(checkpoint)
+            queued = f"Queued a checkpoint of {self.session.active}: {args.message or 'checkpoint'}"
+            self._show(display.Notice(queued), progress=True)
+        else:
+            self._show(display.CheckpointView(checkpoint), progress=True)
 
     @line_magic
     @_reports_errors
@@ -179,7 +222,7 @@ class VCMagics(Magics):
     @argument("--metrics", metavar="VAR", help="a dict of final metrics (default: tracker's)")
     @argument("--tag", help="tag the final checkpoint (an annotated git tag)")
     @argument("--status", choices=("success", "failed"), default="success", help="the outcome")
-    def vc_end(self, line: str) -> display.CheckpointView:
+    def vc_end(self, line: str) -> None:
         """End the active experiment: wait for queued checkpoints, record the final one.
 
         Example: `%vc_end --metrics results --tag v1`.
@@ -187,8 +230,10 @@ class VCMagics(Magics):
         args = _parse(self.vc_end, line)
         self.session.require_active("vc_end")
         metrics = self.session.metrics(args.metrics)
-        return display.CheckpointView(
-            self.session.end(metrics=metrics, status=args.status, tag=args.tag)
+        self._show(
+            display.CheckpointView(
+                self.session.end(metrics=metrics, status=args.status, tag=args.tag)
+            )
         )
 
     @cell_magic
@@ -199,7 +244,7 @@ class VCMagics(Magics):
     @argument("--config", metavar="VAR", help="a notebook variable holding the configs")
     @argument("--metrics", metavar="VAR", help="a dict variable the cell fills with metrics")
     @argument("--tag", help="tag the final checkpoint (an annotated git tag)")
-    def vc_experiment(self, line: str, cell: str) -> display.CheckpointView:
+    def vc_experiment(self, line: str, cell: str) -> None:
         """Run the cell as an experiment: started before it, ended after it.
 
         If the cell raises, the experiment ends as failed with the error in its record, and
@@ -218,8 +263,8 @@ class VCMagics(Magics):
                 f"It is recorded as failed with the error (`%vc_show {args.experiment_id}`)."
             )
         metrics = self.session.metrics(args.metrics)
-        return display.CheckpointView(
-            self.session.end(metrics=metrics, tag=args.tag, configs=configs)
+        self._show(
+            display.CheckpointView(self.session.end(metrics=metrics, tag=args.tag, configs=configs))
         )
 
     def _run_nested(self, cell: str) -> Any:
@@ -237,7 +282,7 @@ class VCMagics(Magics):
     @line_magic
     @_reports_errors
     @magic_arguments()
-    @argument("--limit", type=int, default=20, metavar="N", help="how many (default: 20)")
+    @argument("-n", "--limit", type=int, default=20, metavar="N", help="how many (default: 20)")
     @argument("--all", dest="show_all", action="store_true", help="list every experiment")
     def vc_log(self, line: str) -> display.ExperimentListView:
         """List experiments, newest first: id, status, metrics, tags."""
@@ -273,32 +318,32 @@ class VCMagics(Magics):
     @argument("experiment_id", metavar="EXP_ID", help="the experiment to tag")
     @argument("tag", metavar="TAG", help="the tag name, e.g. v1")
     @argument("-f", "--force", action="store_true", help="move the tag if it exists")
-    def vc_tag(self, line: str) -> display.Notice:
+    def vc_tag(self, line: str) -> None:
         """Tag an experiment's last checkpoint with an annotated git tag."""
         args = _parse(self.vc_tag, line)
         tag = self.manager.tag(args.experiment_id, args.tag, force=args.force)
-        return display.Notice(f"Tagged {args.experiment_id} as {tag}.", tag)
+        self._show(display.Notice(f"Tagged {args.experiment_id} as {tag}.", tag))
 
     @line_magic
     @_reports_errors
     @magic_arguments()
     @argument("experiment_id", metavar="EXP_ID", help="the experiment to branch from")
-    def vc_branch(self, line: str) -> display.Notice:
+    def vc_branch(self, line: str) -> None:
         """Create branch mlvc/EXP_ID at an experiment's last checkpoint."""
         args = _parse(self.vc_branch, line)
         branch = self.manager.branch(args.experiment_id)
-        return display.Notice(f"Created branch {branch} at {args.experiment_id}.", branch)
+        self._show(display.Notice(f"Created branch {branch} at {args.experiment_id}.", branch))
 
     @line_magic
     @_reports_errors
     @magic_arguments()
     @argument("--config", metavar="VAR", help="a notebook variable holding the configs")
-    def vc_snapshot(self, line: str) -> display.Notice:
+    def vc_snapshot(self, line: str) -> None:
         """Save the configs and the repository's config files to a config snapshot."""
         args = _parse(self.vc_snapshot, line)
         configs = self.session.variable(args.config, "--config")
         path = self.manager.save_configs(configs if configs is not None else {})
-        return display.Notice(f"Config snapshot saved to {path}.", path)
+        self._show(display.Notice(f"Config snapshot saved to {path}.", path))
 
     @line_magic
     @_reports_errors
@@ -308,26 +353,21 @@ class VCMagics(Magics):
         metavar="SNAPSHOT_PATH_OR_EXP_ID",
         help="a file %%vc_snapshot wrote, or an experiment id (its last checkpoint's configs)",
     )
-    def vc_restore(self, line: str) -> display.Notice:
+    def vc_restore(self, line: str) -> None:
         """Restore config files from a snapshot file or an experiment, saving yours first."""
         args = _parse(self.vc_restore, line)
-        ref = self.manager.restore(args.source)
-        return display.Notice(
-            f"Restored the config files of {args.source}. The previous files are kept in {ref}: "
-            f"`git checkout {ref} -- PATH` brings one back.",
-            ref,
-        )
+        self._show(display.RestoreView(self.manager.restore(args.source)))
 
     @line_magic
     @_reports_errors
     @magic_arguments()
     @argument("experiment_id", metavar="EXP_ID", help="the experiment to reproduce")
     @argument("--dir", metavar="PATH", help="where (default: .git/mlvc/worktrees/EXP_ID)")
-    def vc_reproduce(self, line: str) -> display.Notice:
+    def vc_reproduce(self, line: str) -> None:
         """Check out an experiment's last checkpoint in a separate worktree."""
         args = _parse(self.vc_reproduce, line)
         path = self.manager.reproduce(args.experiment_id, path=args.dir)
-        return display.Notice(f"{args.experiment_id} is checked out in {path}.", path)
+        self._show(display.Notice(f"{args.experiment_id} is checked out in {path}.", path))
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -292,6 +292,7 @@ def record_blocks(record: ExperimentRecord) -> list[Block]:
         ("notebook", details.get("notebook")),
         ("cells run", len(details.get("execution") or []) or None),
         ("out of order", details.get("out_of_order")),
+        ("unsaved runs", details.get("unmatched_inputs") or None),
         ("seed", details.get("seed")),
         ("error", _error_text(details.get("error"))),
         ("worktree", record.worktree),

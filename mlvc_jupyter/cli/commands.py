@@ -241,10 +241,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     # A config snapshot file (taken from -C when relative) or an experiment id: core decides.
-    safety = _manager(args).restore(args.source)
-    print(f"Restored the config files of {args.source}.")
-    print(f"Your previous files are saved in {safety}")
-    print(f"(get one back with `git checkout {safety} -- <path>`).")
+    restored = _manager(args).restore(args.source)
+    if not restored.files:
+        print(f"{args.source} has no config files: nothing on disk changed.")
+        return 0
+    print(f"Restored {', '.join(restored.files)} from {args.source}.")
+    print(f"Your previous files are saved in {restored.safety_ref}")
+    print(f"(get one back with `git checkout {restored.safety_ref} -- <path>`).")
     return 0
 
 

@@ -24,6 +24,7 @@ from mlvc_jupyter.core.records import (
     Checkpoint,
     CommitInfo,
     ConfigChange,
+    ConfigRestore,
     ExperimentDiff,
     ExperimentRecord,
     ExperimentSummary,
@@ -323,10 +324,11 @@ class ExperimentManager:
         with _file_errors("load_configs"):
             return config_snapshots.load(path)
 
-    def restore(self, source: str | os.PathLike[str]) -> str:
+    def restore(self, source: str | os.PathLike[str]) -> ConfigRestore:
         """Restore config files from a config snapshot file or an experiment id.
 
-        A safety snapshot of the working tree comes first; its ref is returned.
+        A safety snapshot of the working tree comes first; the record returned names it and
+        the files written.
         """
         with _file_errors("restore"), self._write_lock:
             return config_snapshots.restore(self.repo, self.writer, source)

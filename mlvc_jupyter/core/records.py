@@ -10,6 +10,7 @@ __all__ = [
     "Checkpoint",
     "CommitInfo",
     "ConfigChange",
+    "ConfigRestore",
     "ExperimentDiff",
     "ExperimentRecord",
     "ExperimentSummary",
@@ -206,3 +207,17 @@ class ConfigChange(_Record):
     message: str
     source: str
     diff: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigRestore(_Record):
+    """What restoring config files wrote, so a face can say exactly that."""
+
+    source: str
+    """The config snapshot file or experiment id restored from, as given."""
+    experiment: str | None
+    """The experiment's id when the source was one; None for a config snapshot file."""
+    files: list[str]
+    """The files written, relative to the repository root (none: nothing on disk changed)."""
+    safety_ref: str | None
+    """The ref holding the working tree from before (None when nothing was written)."""

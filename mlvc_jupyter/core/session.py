@@ -21,10 +21,10 @@ from mlvc_jupyter.core.recording.worker import CommitWorker, Details, worker_for
 
 if TYPE_CHECKING:
     from mlvc_jupyter.core.manager import ExperimentManager
-    from mlvc_jupyter.core.records import Checkpoint
+    from mlvc_jupyter.core.records import Checkpoint, ExperimentSummary
     from mlvc_jupyter.core.tracking import Tracker
 
-__all__ = ["ExperimentSession", "error_details"]
+__all__ = ["ExperimentSession", "error_details", "running_experiments"]
 
 _TRACEBACK_LINES = 20
 _MESSAGE_CHARS = 500
@@ -162,6 +162,20 @@ class ExperimentSession:
     def _flush(self, *, fsync: bool = True) -> None:
         if self.tracker is not None:
             self.tracker.flush(fsync=fsync)
+
+
+def running_experiments(manager: ExperimentManager, notebook: str) -> list[ExperimentSummary]:
+    """Return the experiments recorded from ``notebook`` that are still running, newest first.
+
+    ``notebook`` is the path relative to the repository root, as checkpoints record it (the
+    summary's ``extra["notebook"]``). A kernel that restarted, or the sidebar, finds here what
+    a notebook left running: resume it (``start(..., resume=True)``) and end it.
+    """
+    return [
+        summary
+        for summary in manager.log()
+        if summary.status == "running" and summary.extra.get("notebook") == notebook
+    ]
 
 
 def error_details(error: BaseException) -> dict[str, Any]:

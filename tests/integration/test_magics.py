@@ -15,16 +15,15 @@ from typing import Any
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
 from traitlets.config import Config
 
 from mlvc_jupyter.cli import main
 from mlvc_jupyter.core.manager import ExperimentManager
 from mlvc_jupyter.core.recording.worker import MESSAGE_SEPARATOR, worker_for
 from mlvc_jupyter.display import (
-    CheckpointView,
     DiffView,
     ExperimentListView,
-    Notice,
     RecordView,
     StatusView,
 )
@@ -91,6 +90,18 @@ def run(shell: InteractiveShell, source: str) -> Any:
     return result.result
 
 
+def displayed(shell: InteractiveShell, source: str) -> tuple[list[str], str]:
+    """Run a cell; return the text of each output it displayed (updates apart) and its stdout.
+
+    The stdout holds what was printed and the cell's Out value, so a view shown by ``display()``
+    and again as the cell's value would appear in both.
+    """
+    with capture_output(display=True) as captured:
+        run(shell, source)
+    texts = [o.data["text/plain"] for o in captured.outputs if not o.update]
+    return texts, captured.stdout
+
+
 def usage_error(shell: InteractiveShell, source: str) -> str:
     """Run a cell that must fail with IPython's own UsageError (not a subclass); return it."""
     result = shell.run_cell(textwrap.dedent(source), store_history=True)
@@ -134,37 +145,34 @@ def test_vc_start_help_names_every_argument(shell: InteractiveShell) -> None:
         assert expected in text
 
 
-def test_load_ext_is_cheap_and_imports_nothing_heavy() -> None:
+def test_load_ext_imports_nothing_heavy() -> None:
     script = textwrap.dedent(
         """
-        import sys, time
+        import sys
         from IPython.core.interactiveshell import InteractiveShell
         shell = InteractiveShell.instance()
         before = set(sys.modules)
-        start = time.perf_counter()
         shell.run_line_magic("load_ext", "mlvc_jupyter")
-        elapsed = time.perf_counter() - start
-        new = sorted(set(sys.modules) - before)
-        print(elapsed, " ".join(new))
+        print(" ".join(sorted(set(sys.modules) - before)))
         """
     )
-    out = subprocess.run(
+    new = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.split()
-    elapsed, new = float(out[0]), out[1:]
+    assert "mlvc_jupyter.magics" in new  # the extension did load, in this process
     heavy = ("git", "nbformat", "ipywidgets", "jupyter_server", "tornado", "numpy")
     assert [m for m in new if m.split(".")[0] in heavy] == []
     assert "mlvc_jupyter.core.manager" not in new
-    assert elapsed < 0.5, f"%load_ext took {elapsed:.3f} s"
 
 
 # -- the repository -----------------------------------------------------------------------------
 
 
 def test_init_and_status(shell: InteractiveShell, git_repo: GitRepo, tmp_path: Path) -> None:
-    notice = run(shell, "%vc_init")
-    assert isinstance(notice, Notice)
-    assert notice.value == git_repo.path
+    assert displayed(shell, "%vc_init")[0] == [
+        f"Recording experiments of {git_repo.path} under refs/mlvc/."
+    ]
+    assert manager(shell).root == git_repo.path
 
     status = run(shell, "%vc_status")
     assert isinstance(status, StatusView)
@@ -172,7 +180,8 @@ def test_init_and_status(shell: InteractiveShell, git_repo: GitRepo, tmp_path: P
 
     fresh = tmp_path / "plain folder"
     fresh.mkdir()
-    assert run(shell, f'%vc_init "{fresh}"').value == fresh
+    run(shell, f'%vc_init "{fresh}"')
+    assert manager(shell).root == fresh
     assert (fresh / ".git").is_dir()
     assert (fresh / ".gitignore").is_file()
 
@@ -189,14 +198,13 @@ def test_start_commit_end_records_and_leaves_head_and_index_alone(
     index_bytes = (git_repo.path / ".git" / "index").read_bytes()
 
     run(shell, "cfg = {'lr': 0.1, 'optimizer': {'name': 'sgd'}}")
-    started = run(shell, '%vc_start lr-0.1 --config cfg --seed 0 --name "first run"')
+    run(shell, '%vc_start lr-0.1 --config cfg --seed 0 --name "first run"')
     assert run(shell, "import random; random.random()") == random.Random(0).random()
     run(shell, "epoch = 3")
-    committed = run(shell, '%vc_commit -m "epoch {epoch}"')
+    run(shell, '%vc_commit -m "epoch {epoch}"')
     run(shell, "results = {'accuracy': 0.93}")
-    ended = run(shell, "%vc_end --metrics results --tag v1")
+    run(shell, "%vc_end --metrics results --tag v1")
 
-    assert all(isinstance(v, CheckpointView) for v in (started, committed, ended))
     history = manager(shell).history("lr-0.1")
     assert [c.message for c in history] == ["started", "epoch 3", "ended: success"]
     assert git_repo.git("tag", "--list") == "v1\n"
@@ -214,17 +222,21 @@ def test_start_commit_end_records_and_leaves_head_and_index_alone(
 
 
 @pytest.mark.parametrize(
-    "line",
-    ["%vc_start ../evil", "%vc_start ../evil --seed 1 --track local --config cfg", "%vc_start -"],
-    ids=["plain", "with-options", "dash"],
-)
+    ("line", "expected"),
+    [("%vc_start ../evil", "Invalid experiment id '../evil': it must start with a letter"),
+     ("%vc_start ../evil --seed 1 --track local --config cfg",
+      "Invalid experiment id '../evil': it must start with a letter"),
+     ("%vc_start -", "Invalid experiment id '-': it must start with a letter"),
+     ("%vc_start --seed 1", "the following arguments are required: EXP_ID")],
+    ids=["plain", "with-options", "dash", "missing"],
+)  # fmt: skip
 def test_an_invalid_id_is_a_usage_error_and_records_nothing(
-    shell: InteractiveShell, git_repo: GitRepo, line: str
+    shell: InteractiveShell, git_repo: GitRepo, line: str, expected: str
 ) -> None:
     run(shell, "cfg = {}")
     before = git_repo.fingerprint()
     message = usage_error(shell, line)
-    assert "Invalid experiment id" in message or "EXP_ID" in message
+    assert message.startswith(expected)
     assert mlvc_refs(git_repo) == []
     assert git_repo.fingerprint() == before
     assert _magics(shell).session.active is None
@@ -283,13 +295,26 @@ def test_end_metrics_must_be_a_dict(shell: InteractiveShell) -> None:
         ('"{undefined} {epoch}"', "{undefined} {epoch}"),
         ('"{{literal}}"', "{literal}"),
         ("'single quotes'", "single quotes"),
+        ('"loss {loss:.3f} at {epoch:03d}"', "loss 0.123 at 007"),
+        ('"{round(loss, 4)}"', "0.1235"),
+        ('"{name[1:3]} {name!r:>9}"', "bc  'abcdef'"),
+        ('"{{loss:.3f}} costs $$5, {loss:.1%}"', "{loss:.3f} costs $5, 12.3%"),
+        ('"{loss:.3q}"', "{loss:.3q}"),
     ],
-    ids=["brace", "expression", "dollar", "double-dollar", "undefined", "escaped-braces", "quotes"],
-)
+    ids=["brace", "expression", "dollar", "double-dollar", "undefined", "escaped-braces", "quotes",
+         "format-specs", "call", "slice-and-conversion", "escapes-with-specs", "bad-spec"],
+)  # fmt: skip
 def test_message_expansion(shell: InteractiveShell, message: str, expected: str) -> None:
-    run(shell, "epoch = 7; total = 10; cfg = {'lr': 0.1}")
+    run(shell, "epoch = 7; total = 10; cfg = {'lr': 0.1}; loss = 0.123456; name = 'abcdef'")
     run(shell, "%vc_start a")
-    assert run(shell, f"%vc_commit -m {message}").message == expected
+    run(shell, f"%vc_commit -m {message}")
+    assert manager(shell).history("a")[-1].message == expected
+
+
+def test_expansion_with_format_specs_reads_a_function_s_locals(shell: InteractiveShell) -> None:
+    run(shell, "%vc_start a\nloss = 9.0")
+    run(shell, "def step(loss):\n    %vc_commit -m 'loss {loss:.2f}'\nstep(0.5)")
+    assert manager(shell).history("a")[-1].message == "loss 0.50"
 
 
 def test_expansion_inside_a_loop_and_unbalanced_quotes(shell: InteractiveShell) -> None:
@@ -311,7 +336,8 @@ def test_an_existing_experiment_needs_resume(shell: InteractiveShell) -> None:
     run(shell, "%vc_start a")
     run(shell, "%vc_end")
     assert "%vc_start a --resume" in usage_error(shell, "%vc_start a")
-    assert run(shell, "%vc_start a --resume").message == "resumed"
+    run(shell, "%vc_start a --resume")
+    assert manager(shell).history("a")[-1].message == "resumed"
 
 
 def test_track_puts_a_tracker_in_the_namespace_and_end_uses_its_metrics(
@@ -320,7 +346,8 @@ def test_track_puts_a_tracker_in_the_namespace_and_end_uses_its_metrics(
     run(shell, "%vc_start t --track local")
     run(shell, "for i in range(3):\n    tracker.log_metrics({'loss': 1 / (i + 1)}, step=i)")
     run(shell, "%vc_commit -m flushed")
-    ended = run(shell, "%vc_end")
+    run(shell, "%vc_end")
+    ended = manager(shell).history("t")[-1]
     assert ended.metrics == {"loss": pytest.approx(1 / 3)}
     (blob,) = manager(shell).repo.read_blobs([f"{ended.commit}:.mlvc/metrics.jsonl"])
     assert blob is not None
@@ -333,7 +360,8 @@ def test_branch_option_keeps_a_branch_at_the_newest_checkpoint(
     shell: InteractiveShell, git_repo: GitRepo
 ) -> None:
     run(shell, "%vc_start b1 --branch")
-    ended = run(shell, "%vc_end")
+    run(shell, "%vc_end")
+    ended = manager(shell).summary("b1")
     assert git_repo.git("rev-parse", "mlvc/b1").strip() == ended.commit
     assert git_repo.git("branch", "--show-current").strip() == "main"
 
@@ -345,11 +373,11 @@ def test_async_commits_coalesce_and_end_waits_for_them(shell: InteractiveShell) 
     run(shell, "%vc_start a")
     queued = run(shell, "for i in range(30):\n    %vc_commit -m 'step {i}' --async\n'done'")
     assert queued == "done"
-    assert isinstance(run(shell, "%vc_commit -m last --async"), Notice)
-    ended = run(shell, "%vc_end")
+    assert displayed(shell, "%vc_commit -m last --async")[0] == ["Queued a checkpoint of a: last"]
+    run(shell, "%vc_end")
 
     history = manager(shell).history("a")
-    assert history[-1].commit == ended.commit
+    assert history[-1].message == "ended: success"
     absorbed = MESSAGE_SEPARATOR.join(c.message for c in history[1:-1]).split(MESSAGE_SEPARATOR)
     assert absorbed == [f"step {i}" for i in range(30)] + ["last"]
     assert len(history) < 31
@@ -382,7 +410,7 @@ def test_cell_magic_runs_the_cell_as_an_experiment(
     shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run(shell, "cfg = {'lr': 0.5}")
-    ended = run(
+    shown, printed = displayed(
         shell,
         """\
         %%vc_experiment cell-1 --config cfg --metrics results --tag cell-v1 -n "in a cell"
@@ -390,9 +418,10 @@ def test_cell_magic_runs_the_cell_as_an_experiment(
         results = {"accuracy": 0.8}
         """,
     )
-    assert "training with 0.5" in capsys.readouterr().out
-    assert (ended.status, ended.metrics, ended.tags) == ("success", {"accuracy": 0.8}, [])
+    assert printed == "training with 0.5\n"
+    assert shown[0].startswith("Recorded cell-1 #2 (success): ended: success")
     summary = manager(shell).summary("cell-1")
+    assert (summary.status, summary.metrics) == ("success", {"accuracy": 0.8})
     assert (summary.name, summary.tags, summary.checkpoints) == ("in a cell", ["cell-v1"], 2)
     assert _magics(shell).session.active is None
 
@@ -421,8 +450,8 @@ def test_cell_magic_records_a_failure_and_stops(shell: InteractiveShell) -> None
 @pytest.mark.parametrize(
     ("count", "line", "shown"),
     [(0, "%vc_log", 0), (1, "%vc_log", 1), (22, "%vc_log", 20), (22, "%vc_log --limit 3", 3),
-     (22, "%vc_log --all", 22)],
-    ids=["none", "one", "default-20", "limit", "all"],
+     (22, "%vc_log -n 3", 3), (22, "%vc_log --all", 22)],
+    ids=["none", "one", "default-20", "limit", "n", "all"],
 )  # fmt: skip
 def test_log_lists_the_most_recent(
     shell: InteractiveShell, count: int, line: str, shown: int
@@ -455,9 +484,10 @@ def test_show_and_diff(shell: InteractiveShell) -> None:
 @pytest.mark.parametrize(
     ("line", "argv"),
     [("%vc_log", ["log"]), ("%vc_log --limit 1", ["log", "--limit", "1"]),
+     ("%vc_log -n 1", ["log", "-n", "1"]),
      ("%vc_show lr-0.1", ["show", "lr-0.1"]),
      ("%vc_diff lr-0.1 lr-0.01", ["diff", "lr-0.1", "lr-0.01"])],
-    ids=["log", "log-limit", "show", "diff"],
+    ids=["log", "log-limit", "log-n", "show", "diff"],
 )  # fmt: skip
 def test_plain_text_is_what_the_cli_prints(
     shell: InteractiveShell, line: str, argv: list[str], capsys: pytest.CaptureFixture[str]
@@ -493,6 +523,69 @@ def test_notebook_order_is_recorded(shell: InteractiveShell, git_repo: GitRepo) 
     assert last.summary.extra["notebook"] == "analysis.ipynb"
 
 
+def _save_notebook(repo: GitRepo, shell: InteractiveShell, cells: list[str]) -> None:
+    notebook = {
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+        "cells": [{"cell_type": "code", "source": s, "metadata": {}, "outputs": [],
+                   "execution_count": None} for s in cells],
+    }  # fmt: skip
+    repo.write({"analysis.ipynb": notebook})
+    shell.user_ns["__vsc_ipynb_file__"] = str(repo.path / "analysis.ipynb")
+
+
+def test_an_unsaved_notebook_is_recorded_without_a_warning(
+    shell: InteractiveShell, git_repo: GitRepo
+) -> None:
+    _save_notebook(git_repo, shell, ["x = 1", "%vc_start nb"])
+    run(shell, "x = 1")
+    run(shell, "y = 2  # a new cell, not saved yet")
+    shown, _ = displayed(shell, "%vc_start nb")
+    details = manager(shell).show("nb").details
+    assert (details["unmatched_inputs"], details["out_of_order"]) == (1, False)
+    assert len(shown) == 1  # the checkpoint, no warning
+    assert "save the notebook" not in repr(run(shell, "%vc_show nb"))
+
+
+def test_out_of_order_execution_is_warned_about_once(
+    shell: InteractiveShell, git_repo: GitRepo
+) -> None:
+    _save_notebook(git_repo, shell, ["x = 1", "%vc_start nb", "%vc_commit -m a"])
+    run(shell, "x = 1")
+    run(shell, "%vc_start nb")
+    run(shell, "x = 1")  # re-run: Restart and Run All would not rebuild this state
+    first, _ = displayed(shell, "%vc_commit -m a")
+    second, _ = displayed(shell, "%vc_commit -m a")
+    assert len(first) == 2
+    assert first[1].startswith("Cells of analysis.ipynb ran out of order")
+    assert len(second) == 1
+    assert manager(shell).show("nb").details["out_of_order"] is True
+
+
+def test_status_after_a_kernel_restart_names_what_is_still_running(
+    shell: InteractiveShell, git_repo: GitRepo
+) -> None:
+    _save_notebook(git_repo, shell, ["%vc_start lr-0.1 --track local"])
+    manager(shell).start("other", details={"notebook": "other.ipynb"})
+    run(shell, "%vc_start lr-0.1 --track local")
+    run(shell, "tracker.log_metrics({'loss': 0.5}, step=0)\n%vc_commit -m before")
+    _magics(shell).reset()  # a kernel restart: the session is gone, the notebook stays
+
+    status = run(shell, "%vc_status")
+    assert status.active is None
+    assert [s.id for s in status.running] == ["lr-0.1"]
+    text = " ".join(repr(status).split())
+    assert "still running lr-0.1 (#2, from analysis.ipynb)" in text
+    assert "`%vc_start lr-0.1 --resume` continues it here, then `%vc_end` ends it" in text
+    assert "other" not in text
+
+    run(shell, "%vc_start lr-0.1 --resume --track local")
+    run(shell, "tracker.log_metrics({'loss': 0.25}, step=1)")
+    run(shell, "%vc_end")
+    summary = manager(shell).summary("lr-0.1")
+    assert (summary.status, summary.metrics) == ("success", {"loss": 0.25})
+    assert run(shell, "%vc_status").running == []
+
+
 # -- labels, configs, reproduction --------------------------------------------------------------
 
 
@@ -500,37 +593,114 @@ def test_tag_and_branch(shell: InteractiveShell, git_repo: GitRepo) -> None:
     for exp in ("a", "b"):
         run(shell, f"%vc_start {exp}")
         run(shell, "%vc_end")
-    assert run(shell, "%vc_tag a best").value == "best"
+    run(shell, "%vc_tag a best")
+    assert manager(shell).summary("a").tags == ["best"]
     assert "Tag 'best' already exists" in usage_error(shell, "%vc_tag b best")
-    assert run(shell, "%vc_tag b best --force").value == "best"
+    run(shell, "%vc_tag b best --force")
     assert manager(shell).summary("b").tags == ["best"]
 
-    branch = run(shell, "%vc_branch a")
-    assert branch.value == "mlvc/a"
+    run(shell, "%vc_branch a")
     assert git_repo.git("rev-parse", "mlvc/a").strip() == manager(shell).summary("a").commit
     assert git_repo.git("branch", "--show-current").strip() == "main"
+
+
+def test_every_action_magic_of_a_cell_shows_its_result_once(shell: InteractiveShell) -> None:
+    run(shell, "%vc_start a")
+    run(shell, "%vc_end")
+    shown, printed = displayed(shell, "%vc_tag a best\n%vc_branch a")
+    assert shown == ["Tagged a as best.", "Created branch mlvc/a at a."]
+    assert printed == ""  # not shown a second time as the cell's Out
+
+
+def test_restore_inside_a_cell_shows_its_safety_ref(
+    shell: InteractiveShell, git_repo: GitRepo
+) -> None:
+    git_repo.write({"configs/model.yaml": "lr: 0.1\n"})
+    snapshot = manager(shell).save_configs({})
+    git_repo.write({"configs/model.yaml": "lr: 99\n"})
+    shown, _ = displayed(shell, f'x = 1\n%vc_restore "{snapshot}"\ny = 2')
+    (text,) = shown
+    (safety,) = set(re.findall(r"refs/mlvc/safety/[\w.]+", text))
+    assert git_repo.git("show", f"{safety}:configs/model.yaml") == "lr: 99\n"
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [("%vc_start a", "Recorded a #1 (running): started"),
+     ("%vc_start a\n%vc_commit -m one", "Recorded a #2 (running): one"),
+     ("%vc_start a\nx = 1\n%vc_end", "Recorded a #2 (success): ended: success"),
+     ("cfg = {}\n%vc_snapshot --config cfg", "Config snapshot saved to")],
+    ids=["start", "commit", "end", "snapshot"],
+)  # fmt: skip
+def test_action_magics_display_and_return_nothing(
+    shell: InteractiveShell, cell: str, expected: str
+) -> None:
+    shown, printed = displayed(shell, cell)
+    assert shown[-1].startswith(expected)
+    assert printed == ""  # no Out value
+
+
+def test_commits_of_one_cell_share_one_output(shell: InteractiveShell) -> None:
+    run(shell, "%vc_start a")
+    for flag in ("", " --async"):
+        with capture_output(display=True) as captured:
+            run(shell, f"for i in range(3):\n    %vc_commit -m 'step {{i}}'{flag}")
+        first, *updates = captured.outputs
+        assert not first.update
+        assert [o.update for o in updates] == [True, True]
+        assert "step 2" in updates[-1].data["text/plain"]
 
 
 def test_snapshot_and_restore_configs(shell: InteractiveShell, git_repo: GitRepo) -> None:
     git_repo.write({"configs/model.yaml": "lr: 0.1\n"})
     git_repo.commit("config")
     run(shell, "cfg = {'lr': 0.1}")
-    snapshot = run(shell, "%vc_snapshot --config cfg")
-    assert Path(snapshot.value).is_file()
-    assert json.loads(Path(snapshot.value).read_text())["configs"] == {"lr": 0.1}
+    (shown,), _ = displayed(shell, "%vc_snapshot --config cfg")
+    snapshot = Path(shown.removeprefix("Config snapshot saved to ").removesuffix("."))
+    assert json.loads(snapshot.read_text())["configs"] == {"lr": 0.1}
 
     (git_repo.path / "configs/model.yaml").write_text("lr: 99\n")
-    restored = run(shell, f'%vc_restore "{snapshot.value}"')
+    (restored,), _ = displayed(shell, f'%vc_restore "{snapshot}"')
     assert (git_repo.path / "configs/model.yaml").read_text() == "lr: 0.1\n"
-    assert restored.value.startswith("refs/mlvc/safety/")
-    saved = git_repo.git("show", f"{restored.value}:configs/model.yaml")
-    assert saved == "lr: 99\n"
+    (safety,) = set(re.findall(r"refs/mlvc/safety/[\w.]+", restored))
+    assert git_repo.git("show", f"{safety}:configs/model.yaml") == "lr: 99\n"
 
     run(shell, "%vc_start cfg-run")
     run(shell, "%vc_end")
     (git_repo.path / "configs/model.yaml").write_text("lr: 7\n")
     run(shell, "%vc_restore cfg-run")
     assert (git_repo.path / "configs/model.yaml").read_text() == "lr: 0.1\n"
+
+
+def test_restoring_configs_that_lived_in_a_variable_says_so_and_how_to_load_them(
+    shell: InteractiveShell, git_repo: GitRepo
+) -> None:
+    run(shell, "cfg = {'lr': 0.01}")
+    run(shell, "%vc_start lr-0.01 --config cfg")
+    run(shell, "%vc_end")
+    run(shell, "del cfg")
+    before = git_repo.fingerprint()
+
+    (text,), _ = displayed(shell, "%vc_restore lr-0.01")
+
+    assert text.startswith("Experiment lr-0.01 has no config files: nothing on disk changed.")
+    assert "Restored" not in text
+    assert git_repo.fingerprint() == before
+    load, pick = re.findall(r"`([^`]+)`", text)
+    run(shell, load)
+    run(shell, pick)
+    assert shell.user_ns["cfg"] == {"lr": 0.01}
+
+
+def test_restore_names_every_file_it_wrote(shell: InteractiveShell, git_repo: GitRepo) -> None:
+    git_repo.write({"configs/a.yaml": "a: 1\n", "model_config.json": "{}"})
+    run(shell, "%vc_start two")
+    run(shell, "%vc_end")
+    (text,), _ = displayed(shell, "%vc_restore two")
+    assert text.startswith(
+        "Restored 2 config files of experiment two: configs/a.yaml, model_config.json. "
+        "Your previous files are kept in refs/mlvc/safety/"
+    )
 
 
 def test_reproduce_checks_out_the_experiment_elsewhere(
@@ -540,8 +710,9 @@ def test_reproduce_checks_out_the_experiment_elsewhere(
     run(shell, "%vc_start r")
     run(shell, "%vc_end")
     target = tmp_path / "reproduced"
-    notice = run(shell, f'%vc_reproduce r --dir "{target}"')
-    assert notice.value == target
+    assert displayed(shell, f'%vc_reproduce r --dir "{target}"')[0] == [
+        f"r is checked out in {target}."
+    ]
     assert (target / "train.py").read_text() == "print('train')\n"
     assert git_repo.fingerprint() == before
     inside = usage_error(shell, f'%vc_reproduce r --dir "{git_repo.path / "sub"}"')

@@ -222,7 +222,8 @@ def test_restore_configs_from_an_experiment(manager: ExperimentManager, git_repo
     manager.start("exp1")
     git_repo.write({"configs/train.yaml": "lr: 0.5\n", "train.py": "edited\n"})
     (git_repo.path / "model_config.json").unlink()
-    safety = manager.restore("exp1")
+    safety = manager.restore("exp1").safety_ref
+    assert safety is not None
     assert (git_repo.path / "configs/train.yaml").read_text() == "lr: 0.1\n"
     assert (git_repo.path / "model_config.json").read_text() == '{"depth": 2}'
     assert (git_repo.path / "train.py").read_text() == "edited\n"  # not a config: untouched

@@ -3,6 +3,7 @@ HTML that escapes every user- or git-made string."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from IPython.lib.pretty import pretty
 
 from mlvc_jupyter.core.records import (
     Checkpoint,
+    ConfigRestore,
     ExperimentDiff,
     ExperimentRecord,
     ExperimentSummary,
@@ -26,6 +28,7 @@ from mlvc_jupyter.display import (
     ExperimentListView,
     Notice,
     RecordView,
+    RestoreView,
     StatusView,
 )
 from mlvc_jupyter.render import format_metrics, format_param, format_value, html_table, text_table
@@ -74,6 +77,7 @@ def _record() -> ExperimentRecord:
         dirty_files=[EVIL], large_files=[LargeFile(path=EVIL, size=10**9, sha256="e" * 64)],
         notebooks=[], timings={},
         details={"notebook": EVIL, "execution": [{"count": 1}], "out_of_order": True,
+                 "unmatched_inputs": 2,
                  "warnings": [EVIL], "error": {"type": "ValueError", "message": EVIL}},
     )  # fmt: skip
 
@@ -98,6 +102,12 @@ VIEWS: dict[str, Callable[[], Any]] = {
     "record": lambda: RecordView(_record()),
     "diff": lambda: DiffView(_diff()),
     "notice": lambda: Notice(f"Tagged exp-1 as {EVIL}.", EVIL),
+    "restore": lambda: RestoreView(
+        ConfigRestore(source=EVIL, experiment=None, files=[EVIL], safety_ref="refs/mlvc/safety/x")
+    ),
+    "restore-nothing": lambda: RestoreView(
+        ConfigRestore(source=EVIL, experiment=None, files=[], safety_ref=None)
+    ),
 }
 
 
@@ -118,8 +128,56 @@ def test_text_shows_the_values_and_pretty_matches_repr(make: Callable[[], Any]) 
 
 
 @pytest.mark.parametrize("make", VIEWS.values(), ids=VIEWS.keys())
-def test_to_dict_is_json_shaped(make: Callable[[], Any]) -> None:
-    assert json.loads(json.dumps(make().to_dict()))
+def test_to_dict_is_json_shaped_and_carries_the_values(make: Callable[[], Any]) -> None:
+    data = make().to_dict()
+    assert json.loads(json.dumps(data)) == data  # JSON types only: nothing lost on the way
+    assert EVIL in json.dumps(data)  # raw: escaping is the renderer's job
+
+
+def _text_rows(text: str) -> list[tuple[str, ...]]:
+    return [tuple(re.split(r" {2,}", line.strip())) for line in text.splitlines() if line.strip()]
+
+
+def _html_rows(page: str) -> list[tuple[str, ...]]:
+    rows = re.findall(r"<tr>(.*?)</tr>", page)
+    return [tuple(re.findall(r"<t[dh]>(.*?)</t[dh]>", row)) for row in rows]
+
+
+CONTENT: dict[str, list[tuple[str, ...]]] = {
+    "status": [("branch", f"{EVIL} @ dddddddd"), ("state", "modified"),
+               ("active experiment", "exp-1"), ("last checkpoint", f"#3 bbbbbbbb epoch 3 {EVIL}"),
+               ("staged", f"1: {EVIL}"), ("modified", "1: train.py")],
+    "checkpoint": [("commit", "cccccccc"), ("metrics", "loss=0.5"), ("tags", EVIL), ("seed", "7"),
+                   ("notebook", EVIL)],
+    "experiment-list": [("ID", "NAME", "STATUS", "CKPT", "UPDATED", "METRICS", "TAGS")],
+    "record": [("experiment", f"exp-1 ({EVIL})"), ("checkpoints", "3"), ("out of order", "yes"),
+               ("acc", "0.9123"), ("opt.name", EVIL), ("lr", "0.1"),
+               (EVIL, "1000000000 B", "eeeeeeeeeeee")],
+    "diff": [("PARAM", "exp-1", "exp-2"), ("lr", "0.1", EVIL), ("acc", "0.5", "0.75", "+0.25"),
+             ("M", EVIL)],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("make", "rows"), [(VIEWS[key], rows) for key, rows in CONTENT.items()], ids=CONTENT.keys()
+)
+def test_text_and_html_show_the_record_s_values(
+    make: Callable[[], Any], rows: list[tuple[str, ...]]
+) -> None:
+    view = make()
+    text_rows, html_rows = _text_rows(repr(view)), _html_rows(view._repr_html_())
+    for row in rows:
+        assert row in text_rows
+        assert tuple(html.escape(cell) for cell in row) in html_rows
+
+
+def test_the_experiment_list_shows_one_row_per_experiment() -> None:
+    view = VIEWS["experiment-list"]()
+    text_rows, html_rows = _text_rows(repr(view)), _html_rows(view._repr_html_())
+    assert [row[:4] for row in text_rows[1:3]] == [("exp-1", EVIL, "success", "3"),
+                                                   ("exp-2", EVIL, "success", "3")]  # fmt: skip
+    assert [row[:2] for row in html_rows[1:]] == [("exp-1", ESCAPED), ("exp-2", ESCAPED)]
+    assert repr(view).endswith("(2 of 5 shown; `--all` lists every one)")
 
 
 def test_views_pass_attributes_through_to_the_record() -> None:
@@ -138,6 +196,14 @@ def test_status_view_adds_the_active_experiment() -> None:
     assert view.to_dict()["experiment"]["id"] == "exp-1"
     assert re.search(r"last checkpoint +#3 bbbbbbbb epoch 3", repr(view))
     assert "(none: run %vc_start EXP_ID)" in repr(StatusView(_status()))
+
+
+def test_status_view_names_experiments_left_running() -> None:
+    view = StatusView(_status(), running=[_summary(id="lr-0.1")])
+    text = " ".join(repr(view).split())
+    assert f"still running lr-0.1 (#3, from nb/{EVIL}.ipynb): `%vc_start lr-0.1 --resume`" in text
+    assert f"nb/{ESCAPED}.ipynb" in view._repr_html_()
+    assert [s["id"] for s in view.to_dict()["running"]] == ["lr-0.1"]
 
 
 @pytest.mark.parametrize("count", [0, 1, 25], ids=["empty", "one", "many"])
@@ -164,7 +230,7 @@ def test_diff_view_says_when_nothing_differs() -> None:
 
 def test_record_view_shows_notebook_facts() -> None:
     text = repr(RecordView(_record()))
-    for expected in ("out of order  yes", "cells run     1", "opt.name", "1000000000 B"):
+    for expected in ("out of order  yes", "unsaved runs  2", "cells run     1", "1000000000 B"):
         assert expected in text
     assert f"ValueError: {EVIL}" in text
 

@@ -10,7 +10,7 @@ from typing import Any
 from mlvc_jupyter.core.configs import values as configs_mod
 from mlvc_jupyter.core.reading import listing
 from mlvc_jupyter.core.recording.writer import ExperimentWriter, now
-from mlvc_jupyter.core.records import ConfigChange
+from mlvc_jupyter.core.records import ConfigChange, ConfigRestore
 from mlvc_jupyter.core.repo.refs import EXPERIMENTS, is_experiment_id
 from mlvc_jupyter.core.repo.repository import Repository, user_path
 from mlvc_jupyter.errors import ConfigError
@@ -82,37 +82,45 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
-def restore(repo: Repository, writer: ExperimentWriter, source: str | os.PathLike[str]) -> str:
-    """Write config files back, after a safety snapshot; return the safety snapshot's ref.
+def restore(
+    repo: Repository, writer: ExperimentWriter, source: str | os.PathLike[str]
+) -> ConfigRestore:
+    """Write config files back, after a safety snapshot; return the files and the safety ref.
 
     ``source`` is a config snapshot file, or an experiment id: then the config files of the
     experiment's last checkpoint are restored. Every path is checked before anything is
-    written.
+    written. With no config files in the source nothing is written and no safety snapshot
+    is taken.
 
     Raises:
         ConfigError: the source is neither, or names a path outside the repository.
         ExperimentNotFoundError: ``source`` looks like an id but no such experiment exists.
     """
-    files, label = _restore_source(repo, source)
+    files, label, experiment = _restore_source(repo, source)
     targets = [(_checked_target(repo, rel, label), content) for rel, content in files.items()]
-    safety = writer.safety_snapshot(f"before restoring {label}")
+    safety = writer.safety_snapshot(f"before restoring {label}") if targets else None
     for target, content in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content, encoding="utf-8")
-    return safety
+    return ConfigRestore(
+        source=str(source), experiment=experiment, files=sorted(files), safety_ref=safety
+    )
 
 
-def _restore_source(repo: Repository, source: str | os.PathLike[str]) -> tuple[dict[str, str], str]:
+def _restore_source(
+    repo: Repository, source: str | os.PathLike[str]
+) -> tuple[dict[str, str], str, str | None]:
     given = user_path(source, what="config snapshot or experiment id")
     path = given if given.is_absolute() else repo.base / given
     if path.is_file():
         files = _read(path)["files"]
         if not isinstance(files, dict):
             raise ConfigError(f"'{path}' has a malformed 'files' table.", path=str(path))
-        return {str(k): str(v) for k, v in files.items()}, f"config snapshot {path.name}"
+        return {str(k): str(v) for k, v in files.items()}, f"config snapshot {path.name}", None
     if isinstance(source, str) and is_experiment_id(source):
         commit = listing.get(repo, source).commit
-        return _experiment_config_files(repo, commit), f"the configs of experiment {source}"
+        label = f"the configs of experiment {source}"
+        return _experiment_config_files(repo, commit), label, source
     raise ConfigError(
         f"'{source}' is neither a config snapshot file nor an experiment id.",
         path=str(path),

@@ -231,26 +231,40 @@ def match_cells(
 ) -> tuple[list[int | None], bool | None]:
     """Return each executed source's cell index (None: no match) and the out-of-order flag.
 
-    A source matching several cells takes the first one below the previous match.
+    Cells with the same text are matched in order, each to one input: a source takes the
+    first cell with its text below the previous match that no earlier input took, else the
+    first free one above it (out of order). When every cell with its text is taken, a cell
+    ran again (out of order: the closest one above is named), unless an earlier input
+    matched no cell. Then the saved notebook is behind the kernel (JupyterLab does not save
+    before running a cell), the input may be a copy not saved yet, and it stays unmatched.
     """
     if cells is None:
         return [None] * len(sources), None
     by_source: dict[str, list[int]] = {}
     for index, source in cells:
         by_source.setdefault(source.strip(), []).append(index)
+    taken: set[int] = set()
     positions: list[int | None] = []
-    last = -1
-    out_of_order = False
+    last, out_of_order, stale = -1, False, False
     for source in sources:
-        indexes = by_source.get(source.strip())
-        if not indexes:
-            positions.append(None)
+        match = _next_cell(by_source.get(source.strip(), []), taken, last, stale=stale)
+        positions.append(match)
+        if match is None:
+            stale = True
             continue
-        index = next((i for i in indexes if i > last), indexes[0])
-        out_of_order = out_of_order or index <= last
-        positions.append(index)
-        last = index
+        out_of_order = out_of_order or match <= last
+        taken.add(match)
+        last = match
     return positions, out_of_order
+
+
+def _next_cell(indexes: list[int], taken: set[int], last: int, *, stale: bool) -> int | None:
+    free = [i for i in indexes if i not in taken]
+    if free:
+        return next((i for i in free if i > last), free[0])
+    if not indexes or stale:
+        return None
+    return max((i for i in indexes if i <= last), default=indexes[0])
 
 
 def _source(value: Any) -> str:
