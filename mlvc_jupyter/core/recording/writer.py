@@ -10,6 +10,7 @@ one experiment all land and nothing a caller was told was recorded is ever lost.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import json
 import logging
 import random
@@ -30,7 +31,13 @@ from mlvc_jupyter.core.recording.summary import (
 )
 from mlvc_jupyter.core.recording.tree import Snapshotter
 from mlvc_jupyter.core.records import Checkpoint, SnapshotTree
-from mlvc_jupyter.core.repo.refs import EXPERIMENTS, SAFETY, experiment_ref, validate_experiment_id
+from mlvc_jupyter.core.repo.refs import (
+    EXPERIMENTS,
+    REFS,
+    SAFETY,
+    experiment_ref,
+    validate_experiment_id,
+)
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import (
     ExperimentExistsError,
@@ -48,7 +55,15 @@ METRICS_PATH = ".mlvc/metrics.jsonl"
 ZERO = "0" * 40
 _MAX_ATTEMPTS = 200
 _MAX_WAIT = 30.0
-_STALE_LOCK_SECONDS = 60.0
+_STALE_LOCK_SECONDS = 5.0
+
+
+class _Outcome(enum.Enum):
+    """What a compare-and-swap ref update did."""
+
+    MOVED = "moved"
+    LOST = "lost"  # another writer moved the ref first
+    BUSY = "busy"  # the ref was locked
 
 
 def now() -> str:
@@ -255,49 +270,69 @@ class ExperimentWriter:
         *,
         creating: bool,
     ) -> Checkpoint:
+        """Commit on the experiment's tip and move its ref there (compare-and-swap), retrying.
+
+        A lost race re-reads the tip and commits again on top of it; a held ref lock is waited
+        for (and removed once it is stale) without committing again.
+        """
         ref = experiment_ref(experiment_id)
         tip = None if creating else self._cached_tip(experiment_id)
         deadline = time.monotonic() + self.max_wait
-        for attempt in range(_MAX_ATTEMPTS):
-            parent = tip[0] if tip else snap.head
-            summary["seq"] = (int(tip[1].get("seq", 0)) + 1) if tip else 1
-            started = time.perf_counter()
-            commit = self._commit_tree(snap.tree, parent, summary)
-            committed = time.perf_counter()
+        phases = {"commit": 0.0, "ref_update": 0.0}
+        commit = ""
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
             expected = tip[0] if tip else ZERO
-            if self._update_ref(ref, commit, expected):
-                self._tips[experiment_id] = (commit, dict(summary))
-                self._advance_branch(summary, commit, expected)
-                phases = {
-                    **snap.timings,
-                    "commit": committed - started,
-                    "ref_update": time.perf_counter() - committed,
-                    "attempts": attempt + 1,
-                }
-                entry = {"id": experiment_id, "seq": summary["seq"], "commit": commit}
-                entry.update({k: round(v, 6) for k, v in phases.items()}, time=now())
-                timings.append(self.repo.runtime_dir, entry)
-                return summary_to_checkpoint(commit, summary)
-            if creating:
-                raise ExperimentExistsError(
-                    f"Experiment '{experiment_id}' was created by another process meanwhile.",
-                    experiment_id=experiment_id,
-                    hint=f"Continue it with `%vc_start {experiment_id} --resume` (CLI: "
-                    f"`mlvc start {experiment_id} --resume`, Python: resume=True).",
-                )
+            started = time.perf_counter()
+            commit = commit or self._commit_on(tip, snap, summary)
+            committed = time.perf_counter()
+            outcome = self._update_ref(ref, commit, expected)
+            phases["commit"] += committed - started
+            phases["ref_update"] += time.perf_counter() - committed
+            if outcome is _Outcome.MOVED:
+                timed = {**snap.timings, **phases, "attempts": attempt}
+                return self._landed(experiment_id, commit, expected, summary, timed)
+            if outcome is _Outcome.LOST:
+                if creating:
+                    raise _created_meanwhile(experiment_id)
+                tip, commit = self._require_tip_fresh(experiment_id), ""
             if time.monotonic() > deadline:
                 break
-            time.sleep(random.uniform(0, min(0.2, 0.005 * (attempt + 1))))
-            tip = self._require_tip_fresh(experiment_id)
+            time.sleep(random.uniform(0, min(0.2, 0.005 * attempt)))
+        raise self._gave_up(experiment_id, ref)
+
+    def _commit_on(
+        self, tip: tuple[str, dict[str, Any]] | None, snap: SnapshotTree, summary: dict[str, Any]
+    ) -> str:
+        """Commit ``snap`` as the checkpoint after ``tip`` (numbering ``summary`` to match)."""
+        summary["seq"] = (int(tip[1].get("seq", 0)) + 1) if tip else 1
+        return self._commit_tree(snap.tree, tip[0] if tip else snap.head, summary)
+
+    def _landed(
+        self,
+        experiment_id: str,
+        commit: str,
+        previous: str,
+        summary: dict[str, Any],
+        phases: Mapping[str, float],
+    ) -> Checkpoint:
+        """Do the bookkeeping that follows a moved ref, and return the recorded checkpoint."""
+        self._tips[experiment_id] = (commit, dict(summary))
+        self._advance_branch(summary, commit, previous)
+        entry = {"id": experiment_id, "seq": summary["seq"], "commit": commit}
+        entry.update({k: round(v, 6) for k, v in phases.items()}, time=now())
+        timings.append(self.repo.runtime_dir, entry)
+        return summary_to_checkpoint(commit, summary)
+
+    def _gave_up(self, experiment_id: str, ref: str) -> MlvcError:
         lock = self.repo.paths.common_dir / f"{ref}.lock"
         if lock.exists():
-            raise MlvcError(
+            return MlvcError(
                 f"Could not record a checkpoint of '{experiment_id}': {lock} has been held "
                 f"for {self.max_wait:g} s.",
                 hint="If no mlvc process is running, delete that file (mlvc removes its own "
-                f"locks once they are {_STALE_LOCK_SECONDS:.0f} s old) and retry.",
+                f"ref locks once they are {_STALE_LOCK_SECONDS:g} s old) and retry.",
             )
-        raise MlvcError(
+        return MlvcError(
             f"Could not record a checkpoint of '{experiment_id}': other writers kept "
             f"updating it for {self.max_wait:g} s.",
             hint="Retry; if it persists, check for a runaway process committing in a loop.",
@@ -342,29 +377,31 @@ class ExperimentWriter:
         )
         return out.decode().strip()
 
-    def _update_ref(self, ref: str, new: str, expected: str) -> bool:
-        """Move ``ref`` from ``expected`` to ``new``; return False if another writer won."""
+    def _update_ref(self, ref: str, new: str, expected: str) -> _Outcome:
+        """Move ``ref`` from ``expected`` to ``new``; say whether it moved, lost or was busy."""
         try:
             self.repo.git.run("update-ref", "--no-deref", ref, new, expected)
         except GitOperationError as exc:
             current = self.repo.ref_exists(ref) or ZERO
             if current != expected:
-                return False  # lost the compare-and-swap: the caller re-parents and retries
-            if self._clear_stale_lock(ref):
-                return False
-            if "File exists" in exc.stderr:  # a live writer holds the ref lock for a moment
-                return False
+                return _Outcome.LOST  # another writer moved it: re-parent and retry
+            if self._clear_stale_lock(ref) or "File exists" in exc.stderr:
+                return _Outcome.BUSY  # a live writer holds the lock for a moment: retry
             raise
-        return True
+        return _Outcome.MOVED
 
     def _clear_stale_lock(self, ref: str) -> bool:
-        """Remove ``<ref>.lock`` if it is ours (under refs/mlvc/) and older than a minute."""
+        """Remove ``<ref>.lock`` if it is ours (under refs/mlvc/) and stale.
+
+        git holds a ref lock for milliseconds and writes no pid into it, so a lock older than
+        a few seconds was left by a process killed while it updated the ref.
+        """
         lock = self.repo.paths.common_dir / f"{ref}.lock"
         try:
             age = time.time() - lock.stat().st_mtime
         except FileNotFoundError:
             return False
-        if not ref.startswith("refs/mlvc/") or age < _STALE_LOCK_SECONDS:
+        if not ref.startswith(f"{REFS}/") or age < _STALE_LOCK_SECONDS:
             return False
         log.warning("removing stale lock %s (%.0f s old)", lock, age)
         lock.unlink(missing_ok=True)
@@ -384,6 +421,15 @@ class ExperimentWriter:
             log.warning("not advancing %s: it was moved outside mlvc", branch)
             return
         self.repo.git.run("update-ref", "--no-deref", ref, commit, current or ZERO)
+
+
+def _created_meanwhile(experiment_id: str) -> ExperimentExistsError:
+    return ExperimentExistsError(
+        f"Experiment '{experiment_id}' was created by another process meanwhile.",
+        experiment_id=experiment_id,
+        hint=f"Continue it with `%vc_start {experiment_id} --resume` (CLI: "
+        f"`mlvc start {experiment_id} --resume`, Python: resume=True).",
+    )
 
 
 def _metrics(values: Mapping[str, Any] | None) -> dict[str, Any]:
