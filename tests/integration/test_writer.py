@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from mlvc_jupyter.core.manager import ExperimentManager
-from mlvc_jupyter.errors import MlvcError
+from mlvc_jupyter.errors import InvalidNameError, MlvcError
 from tests.conftest import GitRepo
 
 
@@ -68,3 +70,93 @@ def test_a_fresh_lock_is_never_removed(git_repo: GitRepo) -> None:
     assert "once they are 5 s old" in str(info.value)
     assert lock.exists()
     assert manager.history("e1")[-1].seq == 1
+
+
+# -- item: a failed end must not have recorded its checkpoint ------------------------------------
+
+_FAKE_GPG = """#!/bin/sh
+cat >/dev/null
+printf '[GNUPG:] BEGIN_SIGNING\\n[GNUPG:] SIG_CREATED D 1 8 00 0 FAKE\\n' >&2
+printf -- '-----BEGIN PGP SIGNATURE-----\\n\\nfake\\n-----END PGP SIGNATURE-----\\n'
+"""
+
+
+def _fake_gpg(tmp_path: Path, *, works: bool) -> str:
+    program = tmp_path / ("gpg-ok" if works else "gpg-broken")
+    program.write_text(_FAKE_GPG if works else "#!/bin/sh\necho 'gpg: no secret key' >&2\nexit 2\n")
+    program.chmod(0o755)
+    return str(program)
+
+
+def test_a_tag_name_git_refuses_is_refused_before_anything_is_recorded(git_repo: GitRepo) -> None:
+    manager = ExperimentManager(git_repo.path)
+    manager.start("e1")
+    before = _tip(git_repo, "e1")
+    with pytest.raises(InvalidNameError, match=r"'v1\\n'"):
+        manager.end("e1", tag="v1\n")
+    assert _tip(git_repo, "e1") == before
+    assert manager.end("e1", tag="v1").seq == 2  # ending again records it once
+
+
+def test_a_signing_failure_is_found_before_the_ref_moves(git_repo: GitRepo, tmp_path: Path) -> None:
+    manager = ExperimentManager(git_repo.path)
+    manager.start("e1")
+    before = _tip(git_repo, "e1")
+    git_repo.git("config", "tag.gpgSign", "true")
+    git_repo.git("config", "gpg.program", _fake_gpg(tmp_path, works=False))
+    with pytest.raises(
+        MlvcError,
+        match=r"'v1' must be signed .* signing failed: gpg failed to sign.*nothing was recorded",
+    ) as info:
+        manager.end("e1", tag="v1")
+    assert "git config tag.gpgSign false" in str(info.value.hint)
+    assert "gpg.program" in str(info.value.hint)
+    assert _tip(git_repo, "e1") == before
+    assert git_repo.git("tag", "--list") == ""
+    git_repo.git("config", "tag.gpgSign", "false")
+    assert manager.end("e1", tag="v1").seq == 2
+
+
+@pytest.mark.parametrize("asked", [True, False], ids=["gpgSign", "not-asked"])
+def test_a_tag_is_signed_only_when_the_configuration_asks(
+    git_repo: GitRepo, tmp_path: Path, asked: bool
+) -> None:
+    git_repo.git("config", "gpg.program", _fake_gpg(tmp_path, works=True))
+    if asked:
+        git_repo.git("config", "tag.gpgSign", "true")
+    manager = ExperimentManager(git_repo.path)
+    manager.start("e1")
+    manager.end("e1", tag="v1")
+    tag_object = git_repo.git("cat-file", "tag", "v1")
+    assert ("BEGIN PGP SIGNATURE" in tag_object) is asked
+    assert git_repo.git("rev-parse", "v1^{commit}") == _tip(git_repo, "e1")
+
+
+_LIMITED = """
+import logging, resource, sys
+from mlvc_jupyter.core.manager import ExperimentManager
+logging.basicConfig(level=logging.WARNING)
+manager = ExperimentManager(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), resource.RLIM_INFINITY))
+print(manager.commit("e1", message="limited").seq)
+"""
+
+
+def test_a_log_that_cannot_be_written_after_the_ref_moved_is_a_warning(
+    git_repo: GitRepo,
+) -> None:
+    manager = ExperimentManager(git_repo.path)
+    manager.start("e1")
+    limit = 256 * 1024
+    log_file = git_repo.path / ".git" / "mlvc" / "timings.jsonl"
+    with log_file.open("a") as handle:
+        handle.write("\n" * limit)  # the next append passes the file size limit (ulimit -f)
+    proc = subprocess.run(
+        [sys.executable, "-c", _LIMITED, str(git_repo.path), str(limit)],
+        capture_output=True,
+        text=True,
+    )
+    assert (proc.returncode, proc.stdout.strip()) == (0, "2"), proc.stderr
+    assert "WARNING" in proc.stderr
+    assert "timings" in proc.stderr
+    assert manager.history("e1")[-1].message == "limited"

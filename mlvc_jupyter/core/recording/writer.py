@@ -315,12 +315,33 @@ class ExperimentWriter:
         summary: dict[str, Any],
         phases: Mapping[str, float],
     ) -> Checkpoint:
-        """Do the bookkeeping that follows a moved ref, and return the recorded checkpoint."""
+        """Do the bookkeeping that follows a moved ref, and return the recorded checkpoint.
+
+        The checkpoint is recorded once its ref has moved, so nothing here may fail it: an
+        error would invite the caller to record it again. Failures are logged as warnings.
+        """
         self._tips[experiment_id] = (commit, dict(summary))
-        self._advance_branch(summary, commit, previous)
-        entry = {"id": experiment_id, "seq": summary["seq"], "commit": commit}
+        seq = summary["seq"]
+        try:
+            self._advance_branch(summary, commit, previous)
+        except GitOperationError as exc:
+            log.warning(
+                "checkpoint %s #%d recorded, but its branch did not move: %s",
+                experiment_id,
+                seq,
+                exc,
+            )
+        entry = {"id": experiment_id, "seq": seq, "commit": commit}
         entry.update({k: round(v, 6) for k, v in phases.items()}, time=now())
-        timings.append(self.repo.runtime_dir, entry)
+        try:
+            timings.append(self.repo.runtime_dir, entry)
+        except OSError as exc:
+            log.warning(
+                "checkpoint %s #%d recorded, but its timings were not logged: %s",
+                experiment_id,
+                seq,
+                exc,
+            )
         return summary_to_checkpoint(commit, summary)
 
     def _gave_up(self, experiment_id: str, ref: str) -> MlvcError:
