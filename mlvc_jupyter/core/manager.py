@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from mlvc_jupyter.core.configs import saved as config_snapshots
 from mlvc_jupyter.core.reading import export, listing
 from mlvc_jupyter.core.recording import timings
-from mlvc_jupyter.core.recording.writer import ExperimentWriter, metrics_file
+from mlvc_jupyter.core.recording.writer import END_STATUSES, ExperimentWriter, metrics_file
 from mlvc_jupyter.core.records import (
     Checkpoint,
     CommitInfo,
@@ -37,8 +37,6 @@ from mlvc_jupyter.core.tracking import Tracker, create_tracker
 from mlvc_jupyter.errors import MlvcError
 
 __all__ = ["END_STATUSES", "ExperimentManager"]
-
-END_STATUSES = ("success", "failed")
 
 _T = TypeVar("_T")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mlvc_jupyter.core.manager import ExperimentManager
-from mlvc_jupyter.errors import InvalidNameError, MlvcError
+from mlvc_jupyter.errors import ExperimentExistsError, InvalidNameError, MlvcError
 from tests.conftest import GitRepo
 
 
@@ -160,3 +160,48 @@ def test_a_log_that_cannot_be_written_after_the_ref_moved_is_a_warning(
     assert "WARNING" in proc.stderr
     assert "timings" in proc.stderr
     assert manager.history("e1")[-1].message == "limited"
+
+
+# -- item: an ended experiment is reopened only on purpose, in every face ------------------------
+
+
+@pytest.mark.parametrize("status", ["success", "failed"])
+@pytest.mark.parametrize("verb", ["commit", "end"])
+def test_an_ended_experiment_takes_no_checkpoint_until_resumed(
+    git_repo: GitRepo, status: str, verb: str
+) -> None:
+    manager = ExperimentManager(git_repo.path)
+    manager.start("e1")
+    manager.end("e1", status=status, tag="v1")
+    before = _tip(git_repo, "e1")
+    with pytest.raises(ExperimentExistsError, match=rf"'e1' has ended \({status}\)") as info:
+        getattr(manager, verb)("e1")
+    assert "`mlvc start e1 --resume`" in str(info.value.hint)
+    assert _tip(git_repo, "e1") == before
+    resumed = manager.start("e1", resume=True)
+    assert (resumed.seq, resumed.status) == (3, "running")
+    assert manager.commit("e1").seq == 4
+
+
+def test_an_experiment_ended_by_another_process_is_not_reopened(git_repo: GitRepo) -> None:
+    mine = ExperimentManager(git_repo.path)
+    mine.start("e1")
+    ExperimentManager(git_repo.path).end("e1")  # my cached tip still says "running"
+    with pytest.raises(ExperimentExistsError, match=r"'e1' has ended \(success\)"):
+        mine.commit("e1")
+    assert ExperimentManager(git_repo.path).get("e1").status == "success"
+
+
+def test_the_cli_refuses_to_reopen_an_ended_experiment(git_repo: GitRepo) -> None:
+    manager = ExperimentManager(git_repo.path)
+    manager.start("e1")
+    manager.end("e1", tag="v1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlvc_jupyter", "-C", str(git_repo.path), "commit", "e1"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    assert "'e1' has ended (success)" in proc.stderr
+    assert "mlvc start e1 --resume" in proc.stderr
+    assert manager.get("e1").status == "success"

@@ -46,10 +46,12 @@ from mlvc_jupyter.errors import (
     MlvcError,
 )
 
-__all__ = ["RECORD_PATH", "METRICS_PATH", "ExperimentWriter", "metrics_file", "now"]
+__all__ = ["END_STATUSES", "RECORD_PATH", "METRICS_PATH", "ExperimentWriter", "metrics_file", "now"]
 
 log = logging.getLogger(__name__)
 
+END_STATUSES = ("success", "failed")
+"""The statuses of an ended experiment: it takes no checkpoint until it is resumed."""
 RECORD_PATH = ".mlvc/experiment.json"
 METRICS_PATH = ".mlvc/metrics.jsonl"
 ZERO = "0" * 40
@@ -135,6 +137,8 @@ class ExperimentWriter:
     ) -> Checkpoint:
         """Record the first checkpoint of an experiment (or continue one with ``resume``).
 
+        ``resume`` is the one way to reopen an ended experiment.
+
         Raises:
             InvalidNameError: the id breaks the naming rules.
             ExperimentExistsError: the id (or one differing only by case) exists and
@@ -158,6 +162,7 @@ class ExperimentWriter:
             name=name,
             configs=configs,
             creating=tip is None,
+            reopening=tip is not None,
             mlvc_branch=mlvc_branch,
             details=details,
         )
@@ -184,16 +189,21 @@ class ExperimentWriter:
         configs: Any = None,
         metrics: Mapping[str, Any] | None = None,
         creating: bool = False,
+        reopening: bool = False,
         mlvc_branch: str | None = None,
         details: Mapping[str, Any] | None = None,
     ) -> Checkpoint:
         """Snapshot the working tree and commit it as the experiment's next checkpoint.
 
+        ``creating`` records the first checkpoint; ``reopening`` allows one on an ended
+        experiment (``start(resume=True)`` passes it; nothing else may reopen one).
+
         Raises:
             ExperimentNotFoundError: the experiment does not exist (and ``creating`` is False).
+            ExperimentExistsError: the experiment has ended and ``reopening`` is False.
             GitOperationError: git failed (disk full, a broken repository, ...).
         """
-        tip = None if creating else self._require_tip(experiment_id)
+        tip = None if creating else self._open_tip(experiment_id, reopening=reopening)
         previous = tip[1] if tip else {}
         if configs is not None:
             record_configs = configs_mod.serialise(configs)
@@ -215,7 +225,9 @@ class ExperimentWriter:
             "branch": snap.branch,
             "extra": _summary_extra(previous, mlvc_branch, details),
         }
-        checkpoint = self._publish(experiment_id, snap, summary, creating=creating)
+        checkpoint = self._publish(
+            experiment_id, snap, summary, creating=creating, reopening=reopening
+        )
         self._configs[experiment_id] = (checkpoint.commit, record_configs)
         return checkpoint
 
@@ -224,6 +236,14 @@ class ExperimentWriter:
         if cached is not None and cached[0] == commit:
             return cached[1]
         return self.read_record(commit).get("configs", {})
+
+    def _open_tip(self, experiment_id: str, *, reopening: bool) -> tuple[str, dict[str, Any]]:
+        """Return the tip the next checkpoint goes on, refusing an ended experiment."""
+        tip = self._require_tip(experiment_id)
+        if not reopening and tip[1].get("status") in END_STATUSES:
+            tip = self._require_tip_fresh(experiment_id)  # another process may have resumed it
+            _refuse_ended(experiment_id, tip)
+        return tip
 
     def _require_tip(self, experiment_id: str) -> tuple[str, dict[str, Any]]:
         tip = self._cached_tip(experiment_id)
@@ -269,6 +289,7 @@ class ExperimentWriter:
         summary: dict[str, Any],
         *,
         creating: bool,
+        reopening: bool,
     ) -> Checkpoint:
         """Commit on the experiment's tip and move its ref there (compare-and-swap), retrying.
 
@@ -295,6 +316,8 @@ class ExperimentWriter:
                 if creating:
                     raise _created_meanwhile(experiment_id)
                 tip, commit = self._require_tip_fresh(experiment_id), ""
+                if not reopening:
+                    _refuse_ended(experiment_id, tip)  # another process ended it meanwhile
             if time.monotonic() > deadline:
                 break
             time.sleep(random.uniform(0, min(0.2, 0.005 * attempt)))
@@ -442,6 +465,19 @@ class ExperimentWriter:
             log.warning("not advancing %s: it was moved outside mlvc", branch)
             return
         self.repo.git.run("update-ref", "--no-deref", ref, commit, current or ZERO)
+
+
+def _refuse_ended(experiment_id: str, tip: tuple[str, dict[str, Any]]) -> None:
+    status = tip[1].get("status")
+    if status in END_STATUSES:
+        raise ExperimentExistsError(
+            f"Experiment '{experiment_id}' has ended ({status}), so it takes no more "
+            "checkpoints; nothing was recorded.",
+            experiment_id=experiment_id,
+            hint=f"Reopen it on purpose with `%vc_start {experiment_id} --resume` (CLI: "
+            f"`mlvc start {experiment_id} --resume`, Python: resume=True), or start a new "
+            f"experiment. To tag its final checkpoint, use `mlvc tag {experiment_id} <tag>`.",
+        )
 
 
 def _created_meanwhile(experiment_id: str) -> ExperimentExistsError:
