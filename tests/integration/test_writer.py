@@ -12,7 +12,7 @@ import pytest
 
 from mlvc_jupyter.core.manager import ExperimentManager
 from mlvc_jupyter.errors import ExperimentExistsError, InvalidNameError, MlvcError
-from tests.conftest import GitRepo
+from tests.conftest import GitRepo, git
 
 
 def _lock(repo: GitRepo, experiment_id: str, *, age: float) -> Path:
@@ -205,3 +205,28 @@ def test_the_cli_refuses_to_reopen_an_ended_experiment(git_repo: GitRepo) -> Non
     assert "'e1' has ended (success)" in proc.stderr
     assert "mlvc start e1 --resume" in proc.stderr
     assert manager.get("e1").status == "success"
+
+
+# -- SHA-256 repositories --------------------------------------------------------------------
+
+
+def test_every_recording_verb_works_in_a_sha256_repository(tmp_path: Path) -> None:
+    path = tmp_path / "sha256"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main", "--object-format=sha256")
+    repo = GitRepo(path)
+    repo.write({"train.py": "print('train')\n"})
+    repo.commit("initial")
+    manager = ExperimentManager(path)
+    assert manager.repo.null_oid == "0" * 64
+    manager.start("e1", create_branch=True)
+    manager.commit("e1", message="step")
+    ended = manager.end("e1", tag="v1")
+    assert len(ended.commit) == 64
+    assert manager.branch("e1") == "mlvc/e1"
+    assert manager.tag("e1", "best") == "best"
+    assert {repo.git("rev-parse", f"{name}^{{commit}}").strip() for name in ("v1", "best")} == {
+        ended.commit
+    }
+    assert ExperimentManager(path).restore("e1").startswith("refs/mlvc/safety/")
+    subprocess.run(["git", "fsck", "--strict"], cwd=path, check=True, capture_output=True)

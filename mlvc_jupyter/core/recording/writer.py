@@ -10,7 +10,6 @@ one experiment all land and nothing a caller was told was recorded is ever lost.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import json
 import logging
 import random
@@ -22,10 +21,13 @@ from typing import Any
 from mlvc_jupyter.core.configs import values as configs_mod
 from mlvc_jupyter.core.environment.capture import capture_environment
 from mlvc_jupyter.core.recording import timings
+from mlvc_jupyter.core.recording.ref_update import Outcome, compare_and_swap, gave_up_error
 from mlvc_jupyter.core.recording.summary import (
     SCHEMA_VERSION,
     format_message,
     jsonable_number,
+    new_summary,
+    now,
     parse_summary,
     summary_to_checkpoint,
 )
@@ -33,7 +35,6 @@ from mlvc_jupyter.core.recording.tree import Snapshotter
 from mlvc_jupyter.core.records import Checkpoint, SnapshotTree
 from mlvc_jupyter.core.repo.refs import (
     EXPERIMENTS,
-    REFS,
     SAFETY,
     experiment_ref,
     validate_experiment_id,
@@ -46,7 +47,7 @@ from mlvc_jupyter.errors import (
     MlvcError,
 )
 
-__all__ = ["END_STATUSES", "RECORD_PATH", "METRICS_PATH", "ExperimentWriter", "metrics_file", "now"]
+__all__ = ["END_STATUSES", "RECORD_PATH", "METRICS_PATH", "ExperimentWriter", "metrics_file"]
 
 log = logging.getLogger(__name__)
 
@@ -54,23 +55,8 @@ END_STATUSES = ("success", "failed")
 """The statuses of an ended experiment: it takes no checkpoint until it is resumed."""
 RECORD_PATH = ".mlvc/experiment.json"
 METRICS_PATH = ".mlvc/metrics.jsonl"
-ZERO = "0" * 40
 _MAX_ATTEMPTS = 200
 _MAX_WAIT = 30.0
-_STALE_LOCK_SECONDS = 5.0
-
-
-class _Outcome(enum.Enum):
-    """What a compare-and-swap ref update did."""
-
-    MOVED = "moved"
-    LOST = "lost"  # another writer moved the ref first
-    BUSY = "busy"  # the ref was locked
-
-
-def now() -> str:
-    """Return the current UTC time as ISO 8601 with milliseconds."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def metrics_file(repo: Repository, experiment_id: str) -> Path:
@@ -212,19 +198,11 @@ class ExperimentWriter:
         snap = self.snapshotter.build(
             lambda preview: self._extra_files(experiment_id, record_configs, details, preview)
         )
-        summary = {
-            "v": SCHEMA_VERSION,
-            "id": experiment_id,
-            "name": name or previous.get("name") or experiment_id,
-            "status": status,
-            "created": previous.get("created") or now(),
-            "time": now(),
-            "message": message,
-            "metrics": _metrics(metrics if metrics is not None else previous.get("metrics")),
-            "head": snap.head,
-            "branch": snap.branch,
-            "extra": _summary_extra(previous, mlvc_branch, details),
-        }
+        summary = new_summary(
+            experiment_id, status=status, message=message, head=snap.head, branch=snap.branch,
+            previous=previous, name=name, metrics=None if metrics is None else _metrics(metrics),
+            extra=_summary_extra(previous, mlvc_branch, details),
+        )  # fmt: skip
         checkpoint = self._publish(
             experiment_id, snap, summary, creating=creating, reopening=reopening
         )
@@ -302,17 +280,17 @@ class ExperimentWriter:
         phases = {"commit": 0.0, "ref_update": 0.0}
         commit = ""
         for attempt in range(1, _MAX_ATTEMPTS + 1):
-            expected = tip[0] if tip else ZERO
+            expected = tip[0] if tip else self.repo.null_oid
             started = time.perf_counter()
             commit = commit or self._commit_on(tip, snap, summary)
             committed = time.perf_counter()
-            outcome = self._update_ref(ref, commit, expected)
+            outcome = compare_and_swap(self.repo, ref, commit, expected)
             phases["commit"] += committed - started
             phases["ref_update"] += time.perf_counter() - committed
-            if outcome is _Outcome.MOVED:
+            if outcome is Outcome.MOVED:
                 timed = {**snap.timings, **phases, "attempts": attempt}
                 return self._landed(experiment_id, commit, expected, summary, timed)
-            if outcome is _Outcome.LOST:
+            if outcome is Outcome.LOST:
                 if creating:
                     raise _created_meanwhile(experiment_id)
                 tip, commit = self._require_tip_fresh(experiment_id), ""
@@ -321,7 +299,7 @@ class ExperimentWriter:
             if time.monotonic() > deadline:
                 break
             time.sleep(random.uniform(0, min(0.2, 0.005 * attempt)))
-        raise self._gave_up(experiment_id, ref)
+        raise gave_up_error(self.repo, experiment_id, ref, self.max_wait)
 
     def _commit_on(
         self, tip: tuple[str, dict[str, Any]] | None, snap: SnapshotTree, summary: dict[str, Any]
@@ -348,41 +326,18 @@ class ExperimentWriter:
         try:
             self._advance_branch(summary, commit, previous)
         except GitOperationError as exc:
-            log.warning(
-                "checkpoint %s #%d recorded, but its branch did not move: %s",
-                experiment_id,
-                seq,
-                exc,
-            )
+            log.warning("%s #%d is recorded; its branch did not move: %s", experiment_id, seq, exc)
         entry = {"id": experiment_id, "seq": seq, "commit": commit}
         entry.update({k: round(v, 6) for k, v in phases.items()}, time=now())
         try:
             timings.append(self.repo.runtime_dir, entry)
         except OSError as exc:
             log.warning(
-                "checkpoint %s #%d recorded, but its timings were not logged: %s",
-                experiment_id,
-                seq,
-                exc,
+                "%s #%d is recorded; its timings were not logged: %s", experiment_id, seq, exc
             )
         return summary_to_checkpoint(commit, summary)
 
-    def _gave_up(self, experiment_id: str, ref: str) -> MlvcError:
-        lock = self.repo.paths.common_dir / f"{ref}.lock"
-        if lock.exists():
-            return MlvcError(
-                f"Could not record a checkpoint of '{experiment_id}': {lock} has been held "
-                f"for {self.max_wait:g} s.",
-                hint="If no mlvc process is running, delete that file (mlvc removes its own "
-                f"ref locks once they are {_STALE_LOCK_SECONDS:g} s old) and retry.",
-            )
-        return MlvcError(
-            f"Could not record a checkpoint of '{experiment_id}': other writers kept "
-            f"updating it for {self.max_wait:g} s.",
-            hint="Retry; if it persists, check for a runaway process committing in a loop.",
-        )
-
-    def safety_snapshot(self, reason: str) -> str:
+    def save_safety_ref(self, reason: str) -> str:
         """Record the working tree under ``refs/mlvc/safety/<time>`` before an overwrite.
 
         Returns the ref; restore anything from it with ``git checkout <ref> -- <path>``.
@@ -390,22 +345,13 @@ class ExperimentWriter:
         snap = self.snapshotter.build()
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
         ref = f"{SAFETY}/{stamp}"
-        summary = {
-            "v": SCHEMA_VERSION,
-            "id": f"safety-{stamp}",
-            "name": "safety snapshot",
-            "status": "safety",
-            "seq": 1,
-            "created": now(),
-            "time": now(),
-            "message": reason,
-            "metrics": {},
-            "head": snap.head,
-            "branch": snap.branch,
-            "extra": {},
-        }
+        summary = new_summary(
+            f"safety-{stamp}", status="safety", message=reason, head=snap.head,
+            branch=snap.branch, name="safety snapshot",
+        )  # fmt: skip
+        summary["seq"] = 1
         commit = self._commit_tree(snap.tree, snap.head, summary)
-        self.repo.git.run("update-ref", "--no-deref", ref, commit, ZERO)
+        self.repo.git.run("update-ref", "--no-deref", ref, commit, self.repo.null_oid)
         return ref
 
     def _require_tip_fresh(self, experiment_id: str) -> tuple[str, dict[str, Any]]:
@@ -421,36 +367,6 @@ class ExperimentWriter:
         )
         return out.decode().strip()
 
-    def _update_ref(self, ref: str, new: str, expected: str) -> _Outcome:
-        """Move ``ref`` from ``expected`` to ``new``; say whether it moved, lost or was busy."""
-        try:
-            self.repo.git.run("update-ref", "--no-deref", ref, new, expected)
-        except GitOperationError as exc:
-            current = self.repo.ref_exists(ref) or ZERO
-            if current != expected:
-                return _Outcome.LOST  # another writer moved it: re-parent and retry
-            if self._clear_stale_lock(ref) or "File exists" in exc.stderr:
-                return _Outcome.BUSY  # a live writer holds the lock for a moment: retry
-            raise
-        return _Outcome.MOVED
-
-    def _clear_stale_lock(self, ref: str) -> bool:
-        """Remove ``<ref>.lock`` if it is ours (under refs/mlvc/) and stale.
-
-        git holds a ref lock for milliseconds and writes no pid into it, so a lock older than
-        a few seconds was left by a process killed while it updated the ref.
-        """
-        lock = self.repo.paths.common_dir / f"{ref}.lock"
-        try:
-            age = time.time() - lock.stat().st_mtime
-        except FileNotFoundError:
-            return False
-        if not ref.startswith(f"{REFS}/") or age < _STALE_LOCK_SECONDS:
-            return False
-        log.warning("removing stale lock %s (%.0f s old)", lock, age)
-        lock.unlink(missing_ok=True)
-        return True
-
     def _advance_branch(self, summary: Mapping[str, Any], commit: str, previous: str) -> None:
         """Keep ``mlvc/<id>`` at the newest checkpoint when the experiment asked for it."""
         branch = (summary.get("extra") or {}).get("mlvc_branch")
@@ -464,7 +380,7 @@ class ExperimentWriter:
         if current not in (None, previous):
             log.warning("not advancing %s: it was moved outside mlvc", branch)
             return
-        self.repo.git.run("update-ref", "--no-deref", ref, commit, current or ZERO)
+        self.repo.git.run("update-ref", "--no-deref", ref, commit, current or self.repo.null_oid)
 
 
 def _refuse_ended(experiment_id: str, tip: tuple[str, dict[str, Any]]) -> None:
@@ -489,9 +405,7 @@ def _created_meanwhile(experiment_id: str) -> ExperimentExistsError:
     )
 
 
-def _metrics(values: Mapping[str, Any] | None) -> dict[str, Any]:
-    if not values:
-        return {}
+def _metrics(values: Mapping[str, Any]) -> dict[str, Any]:
     serialised = configs_mod.serialise(dict(values), _path="metrics")
     return {str(k): jsonable_number(v) for k, v in serialised.items()}
 

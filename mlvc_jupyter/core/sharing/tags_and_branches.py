@@ -22,7 +22,6 @@ from mlvc_jupyter.errors import (
 __all__ = ["BRANCH_PREFIX", "branch", "prepare_tag", "switch", "tag", "tag_checkpoint"]
 
 BRANCH_PREFIX = "mlvc/"
-ZERO = "0" * 40
 
 
 def prepare_tag(repo: Repository, name: str) -> None:
@@ -165,7 +164,7 @@ def branch(repo: Repository, experiment_id: str) -> str:
             f"'{experiment_id}' ({summary.commit[:8]}).",
             hint=f"Delete or rename it first (`git branch -m {name} {name}-old`).",
         )
-    repo.git.run("update-ref", "--no-deref", f"refs/heads/{name}", summary.commit, ZERO)
+    repo.git.run("update-ref", "--no-deref", f"refs/heads/{name}", summary.commit, repo.null_oid)
     return name
 
 
