@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +29,8 @@ def _lock(repo: GitRepo, experiment_id: str, *, age: float) -> Path:
 
 
 def _tip(repo: GitRepo, experiment_id: str) -> str:
-    return repo.git("rev-parse", "-q", "--verify", f"refs/mlvc/experiments/{experiment_id}")
+    out = repo.git("rev-parse", "-q", "--verify", f"refs/mlvc/experiments/{experiment_id}")
+    return out.strip()
 
 
 # -- item: a SIGKILL during update-ref leaves a lock ---------------------------------------------
@@ -129,7 +133,7 @@ def test_a_tag_is_signed_only_when_the_configuration_asks(
     manager.end("e1", tag="v1")
     tag_object = git_repo.git("cat-file", "tag", "v1")
     assert ("BEGIN PGP SIGNATURE" in tag_object) is asked
-    assert git_repo.git("rev-parse", "v1^{commit}") == _tip(git_repo, "e1")
+    assert git_repo.git("rev-parse", "v1^{commit}").strip() == _tip(git_repo, "e1")
 
 
 _LIMITED = """
@@ -230,3 +234,55 @@ def test_every_recording_verb_works_in_a_sha256_repository(tmp_path: Path) -> No
     }
     assert ExperimentManager(path).restore("e1").startswith("refs/mlvc/safety/")
     subprocess.run(["git", "fsck", "--strict"], cwd=path, check=True, capture_output=True)
+
+
+# -- cost: starting an experiment does not list the others ---------------------------------------
+
+
+class _GitCalls(logging.Handler):
+    """Collect the git subcommands mlvc runs, from its DEBUG log of every call."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.commands: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.commands.append(str(record.args[0]).split()[0] if record.args else "")
+
+
+@pytest.fixture
+def git_calls() -> Iterator[_GitCalls]:
+    logger = logging.getLogger("mlvc_jupyter.git")
+    handler, level = _GitCalls(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def test_starting_an_experiment_lists_no_experiment(
+    git_repo: GitRepo, git_calls: _GitCalls
+) -> None:
+    ExperimentManager(git_repo.path).start("first")
+    for i in range(3):
+        git_repo.git("update-ref", f"refs/mlvc/experiments/other-{i}", _tip(git_repo, "first"))
+    manager = ExperimentManager(git_repo.path)  # a new process, say
+    git_calls.commands.clear()
+    manager.start("second")
+    manager.start("third")
+    assert "for-each-ref" not in git_calls.commands
+
+
+def test_case_collisions_are_found_without_a_listing(git_repo: GitRepo) -> None:
+    ExperimentManager(git_repo.path).start("Good")
+    git_repo.git("update-ref", "refs/mlvc/experiments/Fetched", _tip(git_repo, "Good"))
+    with pytest.raises(
+        ExperimentExistsError, match="differs only by case from the existing 'Good'"
+    ):
+        ExperimentManager(git_repo.path).start("good")
+    git_repo.git("update-ref", "-d", "refs/mlvc/experiments/Good")  # removed: no longer a clash
+    assert ExperimentManager(git_repo.path).start("good").seq == 1
+    shutil.rmtree(git_repo.path / ".git" / "mlvc" / "ids")  # rebuilt from the refs when missing
+    with pytest.raises(ExperimentExistsError, match="from the existing 'Fetched'"):
+        ExperimentManager(git_repo.path).start("FETCHED")

@@ -21,6 +21,7 @@ from typing import Any
 from mlvc_jupyter.core.configs import values as configs_mod
 from mlvc_jupyter.core.environment.capture import capture_environment
 from mlvc_jupyter.core.recording import timings
+from mlvc_jupyter.core.recording.folded_ids import FoldedIds
 from mlvc_jupyter.core.recording.ref_update import Outcome, compare_and_swap, gave_up_error
 from mlvc_jupyter.core.recording.summary import (
     SCHEMA_VERSION,
@@ -75,18 +76,24 @@ class ExperimentWriter:
         # without new configs reuses them instead of reading the previous record back.
         self._configs: dict[str, tuple[str, Any]] = {}
         self.max_wait = _MAX_WAIT  # seconds a checkpoint may wait for other writers
+        self._folded = FoldedIds(repo)
 
     # -- reading tips ---------------------------------------------------------------------------
 
     def tip(self, experiment_id: str) -> tuple[str, dict[str, Any]] | None:
-        """Return (commit, summary) of an experiment's last checkpoint, or None."""
+        """Return (commit, summary) of an experiment's last checkpoint, or None.
+
+        ``cat-file`` looks the one ref up; ``for-each-ref`` would read every loose ref of the
+        folder, a cost that grows with the number of experiments.
+        """
         ref = experiment_ref(experiment_id)
-        out = self.repo.git.run("for-each-ref", "--format=%(objectname)%00%(contents)", ref)
-        if not out.strip():
+        out = self.repo.git.run("cat-file", "--batch", stdin=f"{ref}\n".encode())
+        header, _, body = out.partition(b"\n")
+        oid, kind, _size = (header.decode("utf-8", "replace").split() + ["", ""])[:3]
+        if kind == "missing":
             self._tips.pop(experiment_id, None)
             return None
-        oid, contents = out.decode("utf-8", "replace").split("\0", 1)
-        summary = parse_summary(contents)
+        summary = parse_summary(body.decode("utf-8", "replace")) if kind == "commit" else None
         if summary is None:
             raise MlvcError(
                 f"The ref {ref} exists but its commit carries no mlvc summary.",
@@ -141,6 +148,7 @@ class ExperimentWriter:
             )
         if tip is None:
             self._refuse_case_collision(experiment_id)
+            self._folded.add(experiment_id)
         return self.checkpoint(
             experiment_id,
             status="running",
@@ -154,16 +162,14 @@ class ExperimentWriter:
         )
 
     def _refuse_case_collision(self, experiment_id: str) -> None:
-        folded = experiment_id.casefold()
-        for other in self.existing_ids():
-            if other.casefold() == folded:
-                raise ExperimentExistsError(
-                    f"Experiment '{experiment_id}' differs only by case from the existing "
-                    f"'{other}'.",
-                    experiment_id=experiment_id,
-                    hint="Ids that differ only by case collide on macOS and Windows; "
-                    f"use '{other}' or a different id.",
-                )
+        other = self._folded.clash(experiment_id)
+        if other is not None:
+            raise ExperimentExistsError(
+                f"Experiment '{experiment_id}' differs only by case from the existing '{other}'.",
+                experiment_id=experiment_id,
+                hint="Ids that differ only by case collide on macOS and Windows; "
+                f"use '{other}' or a different id.",
+            )
 
     def checkpoint(
         self,
