@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlvc_jupyter import render
 from mlvc_jupyter.core.configs.values import load_config_file
+from mlvc_jupyter.core.files import atomic_write
 from mlvc_jupyter.errors import MlvcError, NotARepositoryError
 
 if TYPE_CHECKING:
@@ -276,7 +277,7 @@ def cmd_strip(args: argparse.Namespace) -> int:
             data = path.read_bytes()
             stripped = strip(data)
             if stripped != data and not args.dry_run:
-                _replace_file(path, stripped)
+                atomic_write(path, stripped)
         except (UnreadableNotebookError, OSError) as exc:
             failed += 1
             message, hint = _describe(exc)
@@ -327,17 +328,6 @@ def _strip_settings(args: argparse.Namespace) -> tuple[tuple[str, ...], str]:
         with contextlib.suppress(NotARepositoryError):
             settings = Repository.open(folder, init=False).settings
     return settings.strip_extra_keys, settings.keep_output_tag
-
-
-def _replace_file(path: Path, content: bytes) -> None:
-    """Rewrite ``path`` atomically, keeping its permissions."""
-    temp = path.with_name(f".{path.name}.mlvc-{os.getpid()}.tmp")
-    try:
-        temp.write_bytes(content)
-        os.chmod(temp, path.stat().st_mode & 0o7777)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def cmd_filter(args: argparse.Namespace) -> int:

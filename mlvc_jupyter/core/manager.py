@@ -19,7 +19,7 @@ from mlvc_jupyter.core.configs import saved as config_snapshots
 from mlvc_jupyter.core.configs.values import checked_text
 from mlvc_jupyter.core.reading import export, listing
 from mlvc_jupyter.core.recording import timings
-from mlvc_jupyter.core.recording.writer import ExperimentWriter, metrics_file
+from mlvc_jupyter.core.recording.writer import END_STATUSES, ExperimentWriter, metrics_file
 from mlvc_jupyter.core.records import (
     Checkpoint,
     CommitInfo,
@@ -39,8 +39,6 @@ from mlvc_jupyter.core.tracking import Tracker, create_tracker
 from mlvc_jupyter.errors import MlvcError
 
 __all__ = ["END_STATUSES", "ExperimentManager"]
-
-END_STATUSES = ("success", "failed")
 
 
 @contextmanager
@@ -217,8 +215,10 @@ class ExperimentManager:
 
         Raises:
             ExperimentNotFoundError: the experiment was never started.
-            MlvcError: ``status`` is not success/failed, or ``tag`` exists elsewhere (checked
-                before anything is recorded).
+            InvalidNameError: git refuses the tag name (checked before anything is recorded).
+            MlvcError: ``status`` is not success/failed; ``tag`` exists, or must be signed and
+                signing fails (checked before anything is recorded); or the tag could not be
+                created after the final checkpoint was recorded (the message says so).
         """
         with _file_errors("end"):
             validate_experiment_id(experiment_id)
@@ -228,9 +228,9 @@ class ExperimentManager:
                     f"Unknown end status '{status}'.",
                     hint=f"Use one of: {', '.join(END_STATUSES)}.",
                 )
-            if tag is not None:
-                self._check_tag_free(tag)
             with self._write_lock:
+                if tag is not None:
+                    labels.prepare_tag(self.repo, tag)
                 checkpoint = self.writer.checkpoint(
                     experiment_id,
                     status=status,
@@ -240,19 +240,23 @@ class ExperimentManager:
                     metrics=metrics,
                     details=details,
                 )
-            if tag is not None:
-                labels.tag(self.repo, experiment_id, tag)
+                if tag is not None:
+                    self._tag_ended(checkpoint, tag)
             return checkpoint
 
-    def _check_tag_free(self, tag: str) -> None:
-        labels.check_tag_name(self.repo, tag)
-        existing = self.repo.ref_exists(f"refs/tags/{tag}")
-        if existing is not None:
+    def _tag_ended(self, checkpoint: Checkpoint, tag: str) -> None:
+        """Tag the final checkpoint; a failure now must not invite recording it again."""
+        try:
+            labels.tag_checkpoint(self.repo, checkpoint, tag)
+        except MlvcError as exc:
+            exp = checkpoint.experiment_id
             raise MlvcError(
-                f"Tag '{tag}' already exists; nothing was recorded.",
-                hint="Choose another tag name, or end without a tag and then move it with "
-                f"`%vc_tag <id> {tag} --force` (CLI: `mlvc tag <id> {tag} --force`).",
-            )
+                f"Experiment '{exp}' ended: its final checkpoint #{checkpoint.seq} "
+                f"({checkpoint.commit[:8]}) is recorded, but tag '{tag}' was not created: "
+                f"{exc.message}",
+                hint=f"Do not end it again. Fix the cause, then tag it with `%vc_tag {exp} {tag}` "
+                f"(CLI: `mlvc tag {exp} {tag}`).",
+            ) from exc
 
     def timings(self, limit: int = 20) -> list[dict[str, Any]]:
         """Return how long each phase of the most recent checkpoints took, newest last."""

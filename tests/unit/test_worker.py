@@ -15,7 +15,7 @@ import pytest
 import mlvc_jupyter
 from mlvc_jupyter.core.manager import ExperimentManager
 from mlvc_jupyter.core.recording.worker import MESSAGE_SEPARATOR, CommitWorker, wait_all, worker_for
-from mlvc_jupyter.errors import MlvcError
+from mlvc_jupyter.errors import ExperimentExistsError, ExperimentNotFoundError, MlvcError
 
 ROOT = Path(mlvc_jupyter.__file__).parents[1]
 
@@ -141,6 +141,20 @@ def test_a_background_error_is_raised_by_wait_once(
     worker.submit("exp", message="after the error")
     worker.wait(timeout=60)
     assert _messages(manager) == ["after the error"]
+
+
+def test_a_background_error_keeps_its_class_and_attributes(
+    manager: ExperimentManager, worker: CommitWorker
+) -> None:
+    worker.submit("ghost", message="lost?")
+    worker.submit("other-ghost", message="lost too")
+    with pytest.raises(ExperimentNotFoundError, match="'ghost' failed: .*1 more failed") as info:
+        worker.wait(timeout=60)
+    assert info.value.experiment_id == "ghost"
+    manager.end("exp")
+    worker.submit("exp", message="after the end")
+    with pytest.raises(ExperimentExistsError, match=r"'exp' failed: .*has ended \(success\)"):
+        worker.wait(timeout=60)
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from mlvc_jupyter.core.configs import values as configs_mod
+from mlvc_jupyter.core.files import atomic_write
 from mlvc_jupyter.core.reading import listing
-from mlvc_jupyter.core.recording.writer import ExperimentWriter, now
+from mlvc_jupyter.core.recording.summary import now
+from mlvc_jupyter.core.recording.writer import ExperimentWriter
 from mlvc_jupyter.core.records import ConfigChange, ConfigRestore
 from mlvc_jupyter.core.repo.refs import EXPERIMENTS, is_experiment_id
 from mlvc_jupyter.core.repo.repository import Repository, user_path
@@ -39,9 +41,7 @@ def create(repo: Repository, configs: Any) -> Path:
     folder.mkdir(exist_ok=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
     target = folder / f"config-{stamp}.json"
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(configs_mod.dumps(payload), encoding="utf-8")
-    os.replace(tmp, target)
+    atomic_write(target, configs_mod.dumps(payload))
     return target
 
 
@@ -98,7 +98,7 @@ def restore(
     """
     files, label, experiment = _restore_source(repo, source)
     targets = [(_checked_target(repo, rel, label), content) for rel, content in files.items()]
-    safety = writer.safety_snapshot(f"before restoring {label}") if targets else None
+    safety = writer.save_safety_ref(f"before restoring {label}") if targets else None
     for target, content in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content, encoding="utf-8")

@@ -26,15 +26,14 @@ file stays as it was (nbstripout #37/#40 once wiped users' whole ``.gitattribute
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from mlvc_jupyter.core.files import atomic_write
 from mlvc_jupyter.core.repo.runner import Git, discover
 from mlvc_jupyter.errors import MlvcError
 
@@ -225,15 +224,8 @@ def _separator(content: bytes) -> bytes:
 
 def _write(path: Path, content: bytes) -> None:
     """Replace ``path`` atomically, keeping its permissions; the temp file carries our pid."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.mlvc-{os.getpid()}.tmp")
     try:
-        temp.write_bytes(content)
-        if path.exists():
-            shutil.copymode(path, temp)
-        os.replace(temp, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, content)
     except OSError as exc:
         raise _file_error("write", path, exc) from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
+import io
 import zipfile
 from pathlib import Path
 
 from mlvc_jupyter.core.configs import values as configs_mod
+from mlvc_jupyter.core.files import atomic_write
 from mlvc_jupyter.core.reading.listing import show
 from mlvc_jupyter.core.recording.writer import METRICS_PATH
 from mlvc_jupyter.core.repo.refs import ExperimentRef
@@ -63,16 +64,16 @@ def export_zip(repo: Repository, experiment_id: str) -> Path:
     folder.mkdir(exist_ok=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
     target = folder / f"{experiment_id}-{stamp}.zip"
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     script = _SCRIPT.format(
         id=experiment_id,
         name=summary.name,
         ref=ExperimentRef(experiment_id).ref,
         commit=summary.commit,
     )
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("experiment.json", configs_mod.dumps(document))
         archive.writestr("metrics.jsonl", metrics or b"")
         archive.writestr("reproduce.py", script)
-    os.replace(tmp, target)
+    atomic_write(target, buffer.getvalue())
     return target

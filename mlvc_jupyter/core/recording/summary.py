@@ -13,6 +13,7 @@ snapshot tree under ``.mlvc/`` and is read only when one experiment is shown.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from collections.abc import Mapping
@@ -28,6 +29,8 @@ __all__ = [
     "TAG_MARKER",
     "format_message",
     "jsonable_number",
+    "new_summary",
+    "now",
     "parse_listing",
     "parse_tag_targets",
     "parse_summary",
@@ -38,6 +41,45 @@ SCHEMA_VERSION = 1
 SUMMARY_MARKER = "mlvc-summary: "
 TAG_MARKER = "mlvc-experiment: "
 LISTING_FORMAT = "%(refname)%00%(objectname)%00%(*objectname)%00%(contents)%00"
+
+
+def now() -> str:
+    """Return the current UTC time as ISO 8601 with milliseconds."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def new_summary(
+    experiment_id: str,
+    *,
+    status: str,
+    message: str,
+    head: str | None,
+    branch: str | None,
+    previous: Mapping[str, Any] | None = None,
+    name: str | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return the summary of a new checkpoint (its ``seq`` is set when it is committed).
+
+    Name, creation time and metrics left unset carry over from the ``previous`` checkpoint's
+    summary. ``metrics`` must already be JSON-ready.
+    """
+    previous = previous or {}
+    values = metrics if metrics is not None else previous.get("metrics")
+    return {
+        "v": SCHEMA_VERSION,
+        "id": experiment_id,
+        "name": name or previous.get("name") or experiment_id,
+        "status": status,
+        "created": previous.get("created") or now(),
+        "time": now(),
+        "message": message,
+        "metrics": dict(values or {}),
+        "head": head,
+        "branch": branch,
+        "extra": dict(extra or {}),
+    }
 
 
 def jsonable_number(value: Any) -> Any:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlvc_jupyter.core.environment.capture import file_sha256
+from mlvc_jupyter.core.files import atomic_write
 from mlvc_jupyter.core.notebooks.strip import strip_bytes
 from mlvc_jupyter.core.records import LargeFile, SnapshotTree
 from mlvc_jupyter.core.repo.repository import Repository, parse_status_entries
@@ -294,10 +295,8 @@ class Snapshotter:
     def _save_strip_cache(self) -> None:
         if not self._strip_cache_dirty or self._strip_cache is None:
             return
-        target = self._cache_file()
-        tmp = target.with_name(f"{target.name}.{_unique_suffix()}.tmp")
-        tmp.write_text(json.dumps(self._strip_cache))
-        os.replace(tmp, target)
+        # A cache: a write lost in a crash only costs time, so it is not flushed to disk.
+        atomic_write(self._cache_file(), json.dumps(self._strip_cache), fsync=False)
         self._strip_cache_dirty = False
 
 

@@ -7,9 +7,9 @@ becomes one checkpoint whose message lists every absorbed message (``"step 100; 
 the newest configs and details. Nothing is dropped: each message is in exactly one checkpoint.
 
 ``wait`` blocks until the queue is drained and raises the first error a background checkpoint hit
-(as an :class:`~mlvc_jupyter.errors.MlvcError`), so errors never vanish; at interpreter exit the
-queues are drained and errors are logged. The thread starts on demand and ends when the queue is
-empty, so an idle repository costs no thread.
+(an :class:`~mlvc_jupyter.errors.MlvcError` of the class it was raised with), so errors never
+vanish; at interpreter exit the queues are drained and errors are logged. The thread starts on
+demand and ends when the queue is empty, so an idle repository costs no thread.
 """
 
 from __future__ import annotations
@@ -152,14 +152,22 @@ class CommitWorker:
 
 
 def _summarise(errors: list[tuple[str, BaseException]]) -> MlvcError:
+    """Return the error ``wait`` raises: the first one, of its own class, saying where it arose.
+
+    An :class:`MlvcError` keeps its class and attributes (a caller may catch
+    ``ExperimentNotFoundError``); only its message gains the context. Anything else is
+    wrapped, with the original as the cause.
+    """
     experiment_id, first = errors[0]
-    detail = first.message if isinstance(first, MlvcError) else f"{type(first).__name__}: {first}"
+    context = f"A background checkpoint of '{experiment_id}' failed: "
     more = f" ({len(errors) - 1} more failed after it)" if len(errors) > 1 else ""
-    hint = first.hint if isinstance(first, MlvcError) and first.hint else None
+    if isinstance(first, MlvcError):
+        first.message = f"{context}{first.message}{more}"
+        first.args = (first.message,)
+        return first
     error = MlvcError(
-        f"A background checkpoint of '{experiment_id}' failed: {detail}{more}",
-        hint=hint
-        or "Fix the cause and record the checkpoint again (without --async to see it at once).",
+        f"{context}{type(first).__name__}: {first}{more}",
+        hint="Fix the cause and record the checkpoint again (without --async to see it at once).",
     )
     error.__cause__ = first
     return error

@@ -21,10 +21,14 @@ from typing import Any
 from mlvc_jupyter.core.configs import values as configs_mod
 from mlvc_jupyter.core.environment.capture import capture_environment
 from mlvc_jupyter.core.recording import timings
+from mlvc_jupyter.core.recording.folded_ids import FoldedIds
+from mlvc_jupyter.core.recording.ref_update import Outcome, compare_and_swap, gave_up_error
 from mlvc_jupyter.core.recording.summary import (
     SCHEMA_VERSION,
     format_message,
     jsonable_number,
+    new_summary,
+    now,
     parse_summary,
     summary_to_checkpoint,
 )
@@ -39,21 +43,16 @@ from mlvc_jupyter.errors import (
     MlvcError,
 )
 
-__all__ = ["RECORD_PATH", "METRICS_PATH", "ExperimentWriter", "metrics_file", "now"]
+__all__ = ["END_STATUSES", "RECORD_PATH", "METRICS_PATH", "ExperimentWriter", "metrics_file"]
 
 log = logging.getLogger(__name__)
 
+END_STATUSES = ("success", "failed")
+"""The statuses of an ended experiment: it takes no checkpoint until it is resumed."""
 RECORD_PATH = ".mlvc/experiment.json"
 METRICS_PATH = ".mlvc/metrics.jsonl"
-ZERO = "0" * 40
 _MAX_ATTEMPTS = 200
 _MAX_WAIT = 30.0
-_STALE_LOCK_SECONDS = 60.0
-
-
-def now() -> str:
-    """Return the current UTC time as ISO 8601 with milliseconds."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def metrics_file(repo: Repository, experiment_id: str) -> Path:
@@ -72,18 +71,24 @@ class ExperimentWriter:
         # without new configs reuses them instead of reading the previous record back.
         self._configs: dict[str, tuple[str, Any]] = {}
         self.max_wait = _MAX_WAIT  # seconds a checkpoint may wait for other writers
+        self._folded = FoldedIds(repo)
 
     # -- reading tips ---------------------------------------------------------------------------
 
     def tip(self, experiment_id: str) -> tuple[str, dict[str, Any]] | None:
-        """Return (commit, summary) of an experiment's last checkpoint, or None."""
+        """Return (commit, summary) of an experiment's last checkpoint, or None.
+
+        ``cat-file`` looks the one ref up; ``for-each-ref`` would read every loose ref of the
+        folder, a cost that grows with the number of experiments.
+        """
         ref = ExperimentRef(experiment_id).ref
-        out = self.repo.git.run("for-each-ref", "--format=%(objectname)%00%(contents)", ref)
-        if not out.strip():
+        out = self.repo.git.run("cat-file", "--batch", stdin=f"{ref}\n".encode())
+        header, _, body = out.partition(b"\n")
+        oid, kind, _size = (header.decode("utf-8", "replace").split() + ["", ""])[:3]
+        if kind == "missing":
             self._tips.pop(experiment_id, None)
             return None
-        oid, contents = out.decode("utf-8", "replace").split("\0", 1)
-        summary = parse_summary(contents)
+        summary = parse_summary(body.decode("utf-8", "replace")) if kind == "commit" else None
         if summary is None:
             raise MlvcError(
                 f"The ref {ref} exists but its commit carries no mlvc summary.",
@@ -120,6 +125,8 @@ class ExperimentWriter:
     ) -> Checkpoint:
         """Record the first checkpoint of an experiment (or continue one with ``resume``).
 
+        ``resume`` is the one way to reopen an ended experiment.
+
         Raises:
             InvalidNameError: the id breaks the naming rules.
             ExperimentExistsError: the id (or one differing only by case) exists and
@@ -135,6 +142,7 @@ class ExperimentWriter:
             )
         if tip is None:
             self._refuse_case_collision(experiment_id)
+            self._folded.add(experiment_id)
         return self.checkpoint(
             experiment_id,
             status="running",
@@ -142,21 +150,20 @@ class ExperimentWriter:
             name=name,
             configs=configs,
             creating=tip is None,
+            reopening=tip is not None,
             mlvc_branch=mlvc_branch,
             details=details,
         )
 
     def _refuse_case_collision(self, experiment_id: str) -> None:
-        folded = experiment_id.casefold()
-        for other in self.existing_ids():
-            if other.casefold() == folded:
-                raise ExperimentExistsError(
-                    f"Experiment '{experiment_id}' differs only by case from the existing "
-                    f"'{other}'.",
-                    experiment_id=experiment_id,
-                    hint="Ids that differ only by case collide on macOS and Windows; "
-                    f"use '{other}' or a different id.",
-                )
+        other = self._folded.clash(experiment_id)
+        if other is not None:
+            raise ExperimentExistsError(
+                f"Experiment '{experiment_id}' differs only by case from the existing '{other}'.",
+                experiment_id=experiment_id,
+                hint="Ids that differ only by case collide on macOS and Windows; "
+                f"use '{other}' or a different id.",
+            )
 
     def checkpoint(
         self,
@@ -168,16 +175,21 @@ class ExperimentWriter:
         configs: Any = None,
         metrics: Mapping[str, Any] | None = None,
         creating: bool = False,
+        reopening: bool = False,
         mlvc_branch: str | None = None,
         details: Mapping[str, Any] | None = None,
     ) -> Checkpoint:
         """Snapshot the working tree and commit it as the experiment's next checkpoint.
 
+        ``creating`` records the first checkpoint; ``reopening`` allows one on an ended
+        experiment (``start(resume=True)`` passes it; nothing else may reopen one).
+
         Raises:
             ExperimentNotFoundError: the experiment does not exist (and ``creating`` is False).
+            ExperimentExistsError: the experiment has ended and ``reopening`` is False.
             GitOperationError: git failed (disk full, a broken repository, ...).
         """
-        tip = None if creating else self._require_tip(experiment_id)
+        tip = None if creating else self._open_tip(experiment_id, reopening=reopening)
         previous = tip[1] if tip else {}
         if configs is not None:
             record_configs = configs_mod.serialise_configs(configs)
@@ -186,20 +198,14 @@ class ExperimentWriter:
         snap = self.snapshotter.build(
             lambda preview: self._extra_files(experiment_id, record_configs, details, preview)
         )
-        summary = {
-            "v": SCHEMA_VERSION,
-            "id": experiment_id,
-            "name": name or previous.get("name") or experiment_id,
-            "status": status,
-            "created": previous.get("created") or now(),
-            "time": now(),
-            "message": message,
-            "metrics": _metrics(metrics if metrics is not None else previous.get("metrics")),
-            "head": snap.head,
-            "branch": snap.branch,
-            "extra": _summary_extra(previous, mlvc_branch, details),
-        }
-        checkpoint = self._publish(experiment_id, snap, summary, creating=creating)
+        summary = new_summary(
+            experiment_id, status=status, message=message, head=snap.head, branch=snap.branch,
+            previous=previous, name=name, metrics=None if metrics is None else _metrics(metrics),
+            extra=_summary_extra(previous, mlvc_branch, details),
+        )  # fmt: skip
+        checkpoint = self._publish(
+            experiment_id, snap, summary, creating=creating, reopening=reopening
+        )
         self._configs[experiment_id] = (checkpoint.commit, record_configs)
         return checkpoint
 
@@ -208,6 +214,14 @@ class ExperimentWriter:
         if cached is not None and cached[0] == commit:
             return cached[1]
         return self.read_record(commit).get("configs", {})
+
+    def _open_tip(self, experiment_id: str, *, reopening: bool) -> tuple[str, dict[str, Any]]:
+        """Return the tip the next checkpoint goes on, refusing an ended experiment."""
+        tip = self._require_tip(experiment_id)
+        if not reopening and tip[1].get("status") in END_STATUSES:
+            tip = self._require_tip_fresh(experiment_id)  # another process may have resumed it
+            _refuse_ended(experiment_id, tip)
+        return tip
 
     def _require_tip(self, experiment_id: str) -> tuple[str, dict[str, Any]]:
         tip = self._cached_tip(experiment_id)
@@ -253,56 +267,77 @@ class ExperimentWriter:
         summary: dict[str, Any],
         *,
         creating: bool,
+        reopening: bool,
     ) -> Checkpoint:
+        """Commit on the experiment's tip and move its ref there (compare-and-swap), retrying.
+
+        A lost race re-reads the tip and commits again on top of it; a held ref lock is waited
+        for (and removed once it is stale) without committing again.
+        """
         ref = ExperimentRef(experiment_id).ref
         tip = None if creating else self._cached_tip(experiment_id)
         deadline = time.monotonic() + self.max_wait
-        for attempt in range(_MAX_ATTEMPTS):
-            parent = tip[0] if tip else snap.head
-            summary["seq"] = (int(tip[1].get("seq", 0)) + 1) if tip else 1
+        phases = {"commit": 0.0, "ref_update": 0.0}
+        commit = ""
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            expected = tip[0] if tip else self.repo.null_oid
             started = time.perf_counter()
-            commit = self._commit_tree(snap.tree, parent, summary)
+            commit = commit or self._commit_on(tip, snap, summary)
             committed = time.perf_counter()
-            expected = tip[0] if tip else ZERO
-            if self._update_ref(ref, commit, expected):
-                self._tips[experiment_id] = (commit, dict(summary))
-                self._advance_branch(summary, commit, expected)
-                phases = {
-                    **snap.timings,
-                    "commit": committed - started,
-                    "ref_update": time.perf_counter() - committed,
-                    "attempts": attempt + 1,
-                }
-                entry = {"id": experiment_id, "seq": summary["seq"], "commit": commit}
-                entry.update({k: round(v, 6) for k, v in phases.items()}, time=now())
-                timings.append(self.repo.runtime_dir, entry)
-                return summary_to_checkpoint(commit, summary)
-            if creating:
-                raise ExperimentExistsError(
-                    f"Experiment '{experiment_id}' was created by another process meanwhile.",
-                    experiment_id=experiment_id,
-                    hint=f"Continue it with `%vc_start {experiment_id} --resume` (CLI: "
-                    f"`mlvc start {experiment_id} --resume`, Python: resume=True).",
-                )
+            outcome = compare_and_swap(self.repo, ref, commit, expected)
+            phases["commit"] += committed - started
+            phases["ref_update"] += time.perf_counter() - committed
+            if outcome is Outcome.MOVED:
+                timed = {**snap.timings, **phases, "attempts": attempt}
+                return self._landed(experiment_id, commit, expected, summary, timed)
+            if outcome is Outcome.LOST:
+                if creating:
+                    raise _created_meanwhile(experiment_id)
+                tip, commit = self._require_tip_fresh(experiment_id), ""
+                if not reopening:
+                    _refuse_ended(experiment_id, tip)  # another process ended it meanwhile
             if time.monotonic() > deadline:
                 break
-            time.sleep(random.uniform(0, min(0.2, 0.005 * (attempt + 1))))
-            tip = self._require_tip_fresh(experiment_id)
-        lock = self.repo.paths.common_dir / f"{ref}.lock"
-        if lock.exists():
-            raise MlvcError(
-                f"Could not record a checkpoint of '{experiment_id}': {lock} has been held "
-                f"for {self.max_wait:g} s.",
-                hint="If no mlvc process is running, delete that file (mlvc removes its own "
-                f"locks once they are {_STALE_LOCK_SECONDS:.0f} s old) and retry.",
-            )
-        raise MlvcError(
-            f"Could not record a checkpoint of '{experiment_id}': other writers kept "
-            f"updating it for {self.max_wait:g} s.",
-            hint="Retry; if it persists, check for a runaway process committing in a loop.",
-        )
+            time.sleep(random.uniform(0, min(0.2, 0.005 * attempt)))
+        raise gave_up_error(self.repo, experiment_id, ref, self.max_wait)
 
-    def safety_snapshot(self, reason: str) -> str:
+    def _commit_on(
+        self, tip: tuple[str, dict[str, Any]] | None, snap: SnapshotTree, summary: dict[str, Any]
+    ) -> str:
+        """Commit ``snap`` as the checkpoint after ``tip`` (numbering ``summary`` to match)."""
+        summary["seq"] = (int(tip[1].get("seq", 0)) + 1) if tip else 1
+        return self._commit_tree(snap.tree, tip[0] if tip else snap.head, summary)
+
+    def _landed(
+        self,
+        experiment_id: str,
+        commit: str,
+        previous: str,
+        summary: dict[str, Any],
+        phases: Mapping[str, float],
+    ) -> Checkpoint:
+        """Do the bookkeeping that follows a moved ref, and return the recorded checkpoint.
+
+        The checkpoint is recorded once its ref has moved, so nothing here may fail it: an
+        error would invite the caller to record it again. Failures are logged as warnings.
+        """
+        self._tips[experiment_id] = (commit, dict(summary))
+        seq = summary["seq"]
+        try:
+            self._advance_branch(summary, commit, previous)
+        except GitOperationError as exc:
+            log.warning("%s #%d is recorded; its branch did not move: %s", experiment_id, seq, exc)
+        entry = {"id": experiment_id, "seq": seq, "commit": commit}
+        entry.update({k: round(v, 6) for k, v in phases.items()}, time=now())
+        try:
+            timings.append(self.repo.runtime_dir, entry)
+        except OSError as exc:
+            log.warning(
+                "%s #%d is recorded; its timings were not logged: %s", experiment_id, seq, exc
+            )
+        return summary_to_checkpoint(commit, summary)
+
+    def save_safety_ref(self, reason: str) -> str:
         """Record the working tree under ``refs/mlvc/safety/<time>`` before an overwrite.
 
         Returns the ref; restore anything from it with ``git checkout <ref> -- <path>``.
@@ -310,22 +345,13 @@ class ExperimentWriter:
         snap = self.snapshotter.build()
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
         ref = safety_ref(stamp)
-        summary = {
-            "v": SCHEMA_VERSION,
-            "id": f"safety-{stamp}",
-            "name": "safety snapshot",
-            "status": "safety",
-            "seq": 1,
-            "created": now(),
-            "time": now(),
-            "message": reason,
-            "metrics": {},
-            "head": snap.head,
-            "branch": snap.branch,
-            "extra": {},
-        }
+        summary = new_summary(
+            f"safety-{stamp}", status="safety", message=reason, head=snap.head,
+            branch=snap.branch, name="safety snapshot",
+        )  # fmt: skip
+        summary["seq"] = 1
         commit = self._commit_tree(snap.tree, snap.head, summary)
-        self.repo.git.run("update-ref", "--no-deref", ref, commit, ZERO)
+        self.repo.git.run("update-ref", "--no-deref", ref, commit, self.repo.null_oid)
         return ref
 
     def _require_tip_fresh(self, experiment_id: str) -> tuple[str, dict[str, Any]]:
@@ -341,34 +367,6 @@ class ExperimentWriter:
         )
         return out.decode().strip()
 
-    def _update_ref(self, ref: str, new: str, expected: str) -> bool:
-        """Move ``ref`` from ``expected`` to ``new``; return False if another writer won."""
-        try:
-            self.repo.git.run("update-ref", "--no-deref", ref, new, expected)
-        except GitOperationError as exc:
-            current = self.repo.ref_exists(ref) or ZERO
-            if current != expected:
-                return False  # lost the compare-and-swap: the caller re-parents and retries
-            if self._clear_stale_lock(ref):
-                return False
-            if "File exists" in exc.stderr:  # a live writer holds the ref lock for a moment
-                return False
-            raise
-        return True
-
-    def _clear_stale_lock(self, ref: str) -> bool:
-        """Remove ``<ref>.lock`` if it is ours (under refs/mlvc/) and older than a minute."""
-        lock = self.repo.paths.common_dir / f"{ref}.lock"
-        try:
-            age = time.time() - lock.stat().st_mtime
-        except FileNotFoundError:
-            return False
-        if not ref.startswith("refs/mlvc/") or age < _STALE_LOCK_SECONDS:
-            return False
-        log.warning("removing stale lock %s (%.0f s old)", lock, age)
-        lock.unlink(missing_ok=True)
-        return True
-
     def _advance_branch(self, summary: Mapping[str, Any], commit: str, previous: str) -> None:
         """Keep ``mlvc/<id>`` at the newest checkpoint when the experiment asked for it."""
         branch = (summary.get("extra") or {}).get("mlvc_branch")
@@ -382,12 +380,32 @@ class ExperimentWriter:
         if current not in (None, previous):
             log.warning("not advancing %s: it was moved outside mlvc", branch)
             return
-        self.repo.git.run("update-ref", "--no-deref", ref, commit, current or ZERO)
+        self.repo.git.run("update-ref", "--no-deref", ref, commit, current or self.repo.null_oid)
 
 
-def _metrics(values: Mapping[str, Any] | None) -> dict[str, Any]:
-    if not values:
-        return {}
+def _refuse_ended(experiment_id: str, tip: tuple[str, dict[str, Any]]) -> None:
+    status = tip[1].get("status")
+    if status in END_STATUSES:
+        raise ExperimentExistsError(
+            f"Experiment '{experiment_id}' has ended ({status}), so it takes no more "
+            "checkpoints; nothing was recorded.",
+            experiment_id=experiment_id,
+            hint=f"Reopen it on purpose with `%vc_start {experiment_id} --resume` (CLI: "
+            f"`mlvc start {experiment_id} --resume`, Python: resume=True), or start a new "
+            f"experiment. To tag its final checkpoint, use `mlvc tag {experiment_id} <tag>`.",
+        )
+
+
+def _created_meanwhile(experiment_id: str) -> ExperimentExistsError:
+    return ExperimentExistsError(
+        f"Experiment '{experiment_id}' was created by another process meanwhile.",
+        experiment_id=experiment_id,
+        hint=f"Continue it with `%vc_start {experiment_id} --resume` (CLI: "
+        f"`mlvc start {experiment_id} --resume`, Python: resume=True).",
+    )
+
+
+def _metrics(values: Mapping[str, Any]) -> dict[str, Any]:
     serialised = configs_mod.serialise(dict(values), _path="metrics")
     return {str(k): jsonable_number(v) for k, v in serialised.items()}
 

@@ -221,6 +221,15 @@ class Repository:
         return path
 
     @cached_property
+    def null_oid(self) -> str:
+        """Return the all-zero object id of this repository's hash (SHA-1 or SHA-256).
+
+        ``update-ref <ref> <new> <null_oid>`` creates a ref only if it does not exist yet.
+        """
+        out = self.git.run("rev-parse", "--show-object-format").decode().strip()
+        return "0" * (64 if out == "sha256" else 40)
+
+    @cached_property
     def identity_env(self) -> dict[str, str]:
         """Return the environment that gives our commits an author.
 

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import NoReturn
 
+from mlvc_jupyter.core.files import atomic_write
 from mlvc_jupyter.core.reading.listing import get
 from mlvc_jupyter.core.repo.repository import Repository, inside_git_dir, user_path
 from mlvc_jupyter.errors import DirtyWorkingTreeError, MlvcError
@@ -138,9 +139,7 @@ def _registry(repo: Repository) -> Path:
 def _remember(repo: Repository, experiment_id: str, target: Path) -> None:
     known = _load_registry(repo)
     known[experiment_id] = str(target)
-    tmp = _registry(repo).with_name(f".worktrees.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(known, indent=1, sort_keys=True))
-    os.replace(tmp, _registry(repo))
+    atomic_write(_registry(repo), json.dumps(known, indent=1, sort_keys=True))
 
 
 def _load_registry(repo: Repository) -> dict[str, str]:

@@ -2,30 +2,67 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from mlvc_jupyter.core.reading.listing import get
 from mlvc_jupyter.core.recording.summary import TAG_MARKER
+from mlvc_jupyter.core.records import Checkpoint
 from mlvc_jupyter.core.repo.refs import ExperimentRef, validate_branch_name, validate_new_tag
 from mlvc_jupyter.core.repo.repository import Repository
-from mlvc_jupyter.errors import DirtyWorkingTreeError, GitOperationError, MlvcError
+from mlvc_jupyter.errors import (
+    DirtyWorkingTreeError,
+    GitOperationError,
+    InvalidNameError,
+    MlvcError,
+)
 
-__all__ = ["branch", "check_tag_name", "switch", "tag"]
+__all__ = ["branch", "check_tag_name", "prepare_tag", "switch", "tag", "tag_checkpoint"]
 
-ZERO = "0" * 40
+
+def prepare_tag(repo: Repository, name: str) -> None:
+    """Check, before a checkpoint is recorded, that tag ``name`` can then be created.
+
+    Ending with a tag records the final checkpoint and then tags it. Everything that can make
+    the tag fail is checked here, first: the name (by git's own rules too), that no tag of that
+    name exists, and, when the configuration asks for signed tags, that signing works (a
+    throw-away signed commit, which nothing references, is the probe).
+
+    Raises:
+        InvalidNameError: git refuses the name.
+        MlvcError: the tag exists, or signing is asked for and fails.
+    """
+    _validate_with_git(repo, name)
+    existing = repo.ref_exists(f"refs/tags/{name}")
+    if existing is not None:
+        raise MlvcError(
+            f"Tag '{name}' already exists; nothing was recorded.",
+            hint="Choose another tag name, or end without a tag and then move it with "
+            f"`%vc_tag <id> {name} --force` (CLI: `mlvc tag <id> {name} --force`).",
+        )
+    if _signing_asked(repo):
+        tree = repo.git.run("mktree", stdin=b"").decode().strip()  # the empty tree
+        with _signing_errors(name, "nothing was recorded"):
+            repo.git.run(
+                "commit-tree", "-S", tree, "-m", "mlvc: signing probe", env=repo.identity_env
+            )
 
 
 def tag(repo: Repository, experiment_id: str, name: str, *, force: bool = False) -> str:
     """Create annotated tag ``name`` at the experiment's last checkpoint; return the name.
 
     The tag's message carries the checkpoint's metrics. Tagging the same checkpoint again with
-    the same name does nothing.
+    the same name does nothing. The tag is signed only when git's configuration asks for it
+    (``tag.gpgSign``, ``tag.forceSignAnnotated``).
 
     Raises:
         InvalidNameError: the tag name breaks git's rules, differs only by case from
             another tag, or is a branch's name.
         ExperimentNotFoundError: no such experiment.
-        MlvcError: the tag exists and points elsewhere (and ``force`` is False).
+        MlvcError: the tag exists and points elsewhere (and ``force`` is False), or signing
+            was asked for and failed.
     """
     check_tag_name(repo, name)
     summary = get(repo, experiment_id)
@@ -38,14 +75,74 @@ def tag(repo: Repository, experiment_id: str, name: str, *, force: bool = False)
             f"'{experiment_id}' ({summary.commit[:8]}).",
             hint=f"Choose another tag name, or pass force=True (`--force`) to move '{name}'.",
         )
-    metrics = json.dumps(summary.metrics, sort_keys=True)
-    message = (
-        f"mlvc experiment {experiment_id} checkpoint {summary.checkpoints} ({summary.status})\n\n"
-        f"metrics: {metrics}\n{TAG_MARKER}{experiment_id}\n"
-    )
-    args = ["tag", "-a", "-F", "-"] + (["--force"] if force else [])
-    repo.git.run(*args, name, summary.commit, stdin=message.encode(), env=repo.identity_env)
+    message = _tag_message(experiment_id, summary.checkpoints, summary.status, summary.metrics)
+    _create_tag(repo, name, summary.commit, message, force=force)
     return name
+
+
+def tag_checkpoint(repo: Repository, checkpoint: Checkpoint, name: str) -> str:
+    """Create annotated tag ``name`` at ``checkpoint`` (checked by :func:`prepare_tag`).
+
+    Raises:
+        MlvcError: git could not create the tag.
+    """
+    message = _tag_message(
+        checkpoint.experiment_id, checkpoint.seq, checkpoint.status, checkpoint.metrics
+    )
+    _create_tag(repo, name, checkpoint.commit, message, force=False)
+    return name
+
+
+def _tag_message(experiment_id: str, seq: int, status: str, metrics: Mapping[str, Any]) -> bytes:
+    return (
+        f"mlvc experiment {experiment_id} checkpoint {seq} ({status})\n\n"
+        f"metrics: {json.dumps(dict(metrics), sort_keys=True)}\n{TAG_MARKER}{experiment_id}\n"
+    ).encode()
+
+
+def _create_tag(repo: Repository, name: str, commit: str, message: bytes, *, force: bool) -> None:
+    args = ["tag", "-a", "-F", "-"] + (["--force"] if force else [])
+    with _signing_errors(name, "the tag was not created"):
+        repo.git.run(*args, "--", name, commit, stdin=message, env=repo.identity_env)
+
+
+def _validate_with_git(repo: Repository, name: str) -> None:
+    """Apply our naming rules, then git's own (``check-ref-format`` is the final word)."""
+    check_tag_name(repo, name)
+    refused = repo.git.run_full("check-ref-format", f"refs/tags/{name}", ok_status=(0, 1))
+    if refused.returncode:
+        raise InvalidNameError(
+            f"Invalid tag name {name!r}: git refuses it (`git check-ref-format`).",
+            name=name,
+            hint="Use letters, digits, '.', '_', '-' and '/', e.g. 'v1' or 'best/lr-0.1'.",
+        )
+
+
+def _signing_asked(repo: Repository) -> bool:
+    """Return True when git's configuration makes ``git tag -a`` sign."""
+    out = repo.git.run(
+        "config", "--type=bool", "--get-regexp", r"^tag\.(gpgsign|forcesignannotated)$",
+        ok_status=(0, 1),
+    )  # fmt: skip
+    return any(line.endswith(" true") for line in out.decode("utf-8", "replace").splitlines())
+
+
+@contextlib.contextmanager
+def _signing_errors(name: str, outcome: str) -> Iterator[None]:
+    """Turn git's "gpg failed to sign" into an error that names gpg and the fix."""
+    try:
+        yield
+    except GitOperationError as exc:
+        if "to sign" not in exc.stderr:
+            raise
+        said = [line.removeprefix("error: ") for line in exc.stderr.splitlines() if line.strip()]
+        raise MlvcError(
+            f"Tag '{name}' must be signed (git's tag.gpgSign or tag.forceSignAnnotated is "
+            f"set), but signing failed: {' / '.join(said[:3])}; {outcome}.",
+            hint="Make signing work (check `git config gpg.program` and `git config "
+            "user.signingKey`, and that `gpg --list-secret-keys` shows that key), or turn "
+            "signing off for this repository with `git config tag.gpgSign false`.",
+        ) from exc
 
 
 def branch(repo: Repository, experiment_id: str) -> str:
@@ -67,7 +164,7 @@ def branch(repo: Repository, experiment_id: str) -> str:
             f"'{experiment_id}' ({summary.commit[:8]}).",
             hint=f"Delete or rename it first (`git branch -m {name} {name}-old`).",
         )
-    repo.git.run("update-ref", "--no-deref", refs.branch_ref, summary.commit, ZERO)
+    repo.git.run("update-ref", "--no-deref", refs.branch_ref, summary.commit, repo.null_oid)
     return name
 
 

@@ -1,0 +1,106 @@
+"""How much a new experiment costs against a checkpoint, as the number of experiments grows.
+
+    python benchmarks/start_cost.py 0 2000 10000 [--rounds 15] [--profile]
+
+For each count N, a small repository gets N ended experiments on loose refs, written in one
+``git fast-import`` (each a commit whose message is a valid mlvc summary, as mlvc writes them).
+Then, in one process, ``ExperimentManager.start(<new id>)`` and ``ExperimentManager.commit(<a
+running experiment>)`` alternate for ``--rounds`` rounds; the median of each and their ratio
+are printed. ``--profile`` prints cProfile's top functions of the ``start`` calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import git, git_env
+
+from mlvc_jupyter.core.manager import ExperimentManager
+from mlvc_jupyter.core.recording.summary import format_message
+
+
+def build(root: Path, count: int) -> None:
+    """Create a small repository with ``count`` ended experiments on loose refs."""
+    root.mkdir(parents=True)
+    (root / "train.py").write_text("def train(lr):\n    return lr * 2\n")
+    (root / "params.yaml").write_text("lr: 0.1\n")
+    env = git_env(date="2026-01-01T00:00:00Z")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A", env=env)
+    git(root, "commit", "-q", "-m", "Small project", env=env)
+    head = git(root, "rev-parse", "HEAD").decode().strip()
+    stream = bytearray()
+    for i in range(count):
+        summary = {
+            "v": 1, "id": f"exp-{i:05d}", "name": f"exp-{i:05d}", "status": "success",
+            "seq": 1, "created": "2026-01-01T00:00:00.000+00:00",
+            "time": "2026-01-01T00:00:00.000+00:00", "message": "ended: success",
+            "metrics": {"loss": round(1 / (i + 1), 6)}, "head": head, "branch": "main",
+            "extra": {},
+        }  # fmt: skip
+        message = format_message(summary)
+        stream += (
+            f"commit refs/mlvc/experiments/exp-{i:05d}\n"
+            f"committer Bench <bench@example.invalid> 1767225600 +0000\n"
+            f"data {len(message)}\n"
+        ).encode()
+        stream += message + f"\nfrom {head}\n\n".encode()
+    if count:
+        git(root, "fast-import", "--quiet", stdin=bytes(stream), env=env)
+
+
+def measure(root: Path, rounds: int, profile: bool) -> tuple[float, float]:
+    """Return the median seconds of start() and commit(), alternating, in one process."""
+    manager = ExperimentManager(root, init=False)
+    manager.start("running")
+    manager.start("warm-up")  # first-use costs (environment capture, caches) are not compared
+    starts: list[float] = []
+    commits: list[float] = []
+    profiler = cProfile.Profile()
+    for i in range(rounds):
+        order = [("start", i), ("commit", i)]
+        for kind, n in order if i % 2 == 0 else reversed(order):
+            began = time.perf_counter()
+            if kind == "start":
+                if profile:
+                    profiler.enable()
+                manager.start(f"new-{n:04d}")
+                if profile:
+                    profiler.disable()
+                starts.append(time.perf_counter() - began)
+            else:
+                manager.commit("running", message=f"step {n}")
+                commits.append(time.perf_counter() - began)
+    if profile:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    return statistics.median(starts), statistics.median(commits)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("counts", nargs="*", type=int, default=[0, 2000])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args(argv)
+    print(f"{'experiments':>11}  {'start ms':>8}  {'commit ms':>9}  {'ratio':>5}")
+    for count in args.counts:
+        folder = Path(tempfile.mkdtemp(prefix="mlvc-start-cost-"))
+        try:
+            build(folder / "repo", count)
+            start, commit = measure(folder / "repo", args.rounds, args.profile)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        print(f"{count:>11}  {start * 1000:>8.1f}  {commit * 1000:>9.1f}  {start / commit:>5.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
