@@ -95,7 +95,7 @@ SURROGATE_CALLS: dict[str, Callable[[ExperimentManager], Any]] = {
     "commit-message": lambda m: m.commit("e1", message="loss \udcff"),
     "end-message": lambda m: m.end("e1", message="loss \udcff"),
     "config-key": lambda m: m.start("e2", configs={"lr\udcff": 0.1}),
-    "nested-key": lambda m: m.commit("e1", configs={"model": {"\udcff": 1}}),
+    "nested-key": lambda m: m.start("e2", configs={"model": {"\udcff": 1}}),
     "config-value": lambda m: m.start("e2", configs={"path": "data/\udcff.csv"}),
     "snapshot": lambda m: m.save_configs({"\udcff": 1}),
 }

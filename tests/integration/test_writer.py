@@ -193,7 +193,7 @@ def test_an_experiment_ended_by_another_process_is_not_reopened(git_repo: GitRep
     ExperimentManager(git_repo.path).end("e1")  # my cached tip still says "running"
     with pytest.raises(ExperimentExistsError, match=r"'e1' has ended \(success\)"):
         mine.commit("e1")
-    assert ExperimentManager(git_repo.path).get("e1").status == "success"
+    assert ExperimentManager(git_repo.path).summary("e1").status == "success"
 
 
 def test_the_cli_refuses_to_reopen_an_ended_experiment(git_repo: GitRepo) -> None:
@@ -208,7 +208,7 @@ def test_the_cli_refuses_to_reopen_an_ended_experiment(git_repo: GitRepo) -> Non
     assert proc.returncode == 1
     assert "'e1' has ended (success)" in proc.stderr
     assert "mlvc start e1 --resume" in proc.stderr
-    assert manager.get("e1").status == "success"
+    assert manager.summary("e1").status == "success"
 
 
 # -- SHA-256 repositories --------------------------------------------------------------------
@@ -232,7 +232,7 @@ def test_every_recording_verb_works_in_a_sha256_repository(tmp_path: Path) -> No
     assert {repo.git("rev-parse", f"{name}^{{commit}}").strip() for name in ("v1", "best")} == {
         ended.commit
     }
-    assert ExperimentManager(path).restore("e1").startswith("refs/mlvc/safety/")
+    assert manager.writer.save_safety_ref("probe").startswith("refs/mlvc/safety/")
     subprocess.run(["git", "fsck", "--strict"], cwd=path, check=True, capture_output=True)
 
 
