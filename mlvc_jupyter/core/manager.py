@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 from mlvc_jupyter.core.configs import saved as config_snapshots
 from mlvc_jupyter.core.reading import export, listing
+from mlvc_jupyter.core.reading import query as query_mod
+from mlvc_jupyter.core.reading.options import DEFAULT_LIMIT, DEFAULT_SORT
 from mlvc_jupyter.core.recording import timings
 from mlvc_jupyter.core.recording.writer import ExperimentWriter, metrics_file
 from mlvc_jupyter.core.records import (
@@ -24,6 +26,7 @@ from mlvc_jupyter.core.records import (
     CommitInfo,
     ConfigChange,
     ExperimentDiff,
+    ExperimentPage,
     ExperimentRecord,
     ExperimentSummary,
     FileVersionInfo,
@@ -251,6 +254,31 @@ class ExperimentManager:
     def log(self) -> list[ExperimentSummary]:
         """Return every experiment's summary, newest first."""
         return listing.list_all(self.repo)
+
+    def query(
+        self,
+        search: str | None = None,
+        *,
+        status: str | None = None,
+        tag: str | None = None,
+        sort: str = DEFAULT_SORT,
+        offset: int = 0,
+        limit: int | None = DEFAULT_LIMIT,
+    ) -> ExperimentPage:
+        """Return a page of experiments: filtered, sorted by a field or metric, then sliced.
+
+        Repeated queries over unchanged refs run no git process (see
+        :mod:`mlvc_jupyter.core.reading.query`).
+        """
+        return query_mod.query(
+            self.repo,
+            search=search,
+            status=status,
+            tag=tag,
+            sort=sort,
+            offset=offset,
+            limit=limit,
+        )
 
     def get(self, experiment_id: str) -> ExperimentSummary:
         """Return one experiment's summary."""
