@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from mlvc_jupyter.core.records import (
         Checkpoint,
         ExperimentDiff,
+        ExperimentPage,
         ExperimentRecord,
         ExperimentSummary,
         RepoStatus,
@@ -46,6 +47,7 @@ __all__ = [
     "format_value",
     "html_table",
     "log_blocks",
+    "page_blocks",
     "record_blocks",
     "status_blocks",
     "text_table",
@@ -255,6 +257,17 @@ def log_blocks(summaries: Sequence[ExperimentSummary], *, total: int | None = No
     if len(summaries) < total:
         blocks.append(f"({len(summaries)} of {total} shown; `--all` lists every one)")
     return blocks
+
+
+def page_blocks(page: ExperimentPage, *, filtered: bool = False) -> list[Block]:
+    """Return a page of a query as a table and "showing X–Y of N" (``filtered``: a filter is on)."""
+    if not page.items:
+        if page.total:
+            return [f"No experiments past {page.offset}: {page.total} match."]
+        return ["No experiment matches."] if filtered else log_blocks([])
+    first, last = page.offset + 1, page.offset + len(page.items)
+    more = f" (--offset {last} for more)" if last < page.total else ""
+    return [*log_blocks(page.items), f"showing {first}–{last} of {page.total}{more}"]
 
 
 def checkpoint_blocks(checkpoint: Checkpoint) -> list[Block]:
