@@ -125,8 +125,7 @@ def build_fast(root: Path, n: int) -> None:
     head = git(root, "rev-parse", "HEAD").decode().strip()
     assert summary is not None, "the API wrote no summary"
     stream = b"".join(
-        _fast_import_experiment(i, summary, record, tree, head, format_message)
-        for i in range(1, n)
+        _fast_import_experiment(i, summary, record, tree, head, format_message) for i in range(1, n)
     )
     git(root, "fast-import", "--quiet", "--done", stdin=stream + b"done\n")
     _unpack_objects(root)
@@ -161,7 +160,7 @@ def _fast_import_experiment(
             b"commit refs/mlvc/experiments/%s\nmark :%d\n" % (exp.encode(), 2 * i + seq)
             + b"committer Bench <bench@example.invalid> %d +0000\n" % created
             + _data(fmt(summary))
-            + (b"from %s\nM 040000 %s \"\"\n" % (head.encode(), tree.encode()) if seq == 1 else b"")
+            + (b'from %s\nM 040000 %s ""\n' % (head.encode(), tree.encode()) if seq == 1 else b"")
             + b"M 100644 inline %s\n" % RECORD.encode()
             + _data(blob)
         )

@@ -11,11 +11,13 @@ git at all: a few ``stat`` calls decide, and sorting, filtering and paging happe
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import math
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any, TypeGuard
 
@@ -28,7 +30,12 @@ from mlvc_jupyter.core.reading.options import (
     SORT_FIELDS,
     STATUSES,
 )
-from mlvc_jupyter.core.recording.summary import LISTING_FORMAT, parse_listing
+from mlvc_jupyter.core.recording.summary import (
+    LISTING_FORMAT,
+    ListingEntry,
+    parse_listing_entries,
+    summary_of,
+)
 from mlvc_jupyter.core.recording.writer import RECORD_PATH
 from mlvc_jupyter.core.records import ExperimentPage, ExperimentSummary
 from mlvc_jupyter.core.repo.refs import EXPERIMENTS
@@ -65,13 +72,17 @@ def query(
     _check_page(offset, limit)
     _check_filters(search, status, tag)
     listing = _listing(repo)
-    ordered = listing.ordered(key, descending)
-    if search or status or tag:
-        ordered = listing.matching(ordered, search, status, tag)
     end = None if limit is None else offset + limit
+    if not (search or status or tag) and (key, descending) == ("created", True):
+        total, items = len(listing), listing.newest(offset, end)  # makes only this page
+    else:
+        ordered = listing.ordered(key, descending)
+        if search or status or tag:
+            ordered = listing.matching(ordered, search, status, tag)
+        total, items = len(ordered), list(ordered[offset:end])
     return ExperimentPage(
-        total=len(ordered),
-        items=list(ordered[offset:end]),
+        total=total,
+        items=items,
         offset=offset,
         limit=limit,
         read_params=partial(read_params, repo),
@@ -101,13 +112,40 @@ def _configs(blob: bytes | None) -> Any:
 
 
 class _Listing:
-    """Every summary of one refs state, newest first, with orders and search text made lazily."""
+    """Every experiment of one refs state, newest first.
 
-    def __init__(self, state: RefsState, summaries: list[ExperimentSummary]) -> None:
+    Records, orders and search text are made when first asked for: the first page of the
+    default order makes only its own records (a tenth of the parse time at 10,000).
+    """
+
+    def __init__(self, state: RefsState, entries: list[ListingEntry]) -> None:
         self.state = state
-        self.summaries = tuple(summaries)
+        self._entries = entries
+        self._made: list[ExperimentSummary | None] = [None] * len(entries)
+        self._all: tuple[ExperimentSummary, ...] | None = None
         self._orders: dict[tuple[str, bool], tuple[ExperimentSummary, ...]] = {}
         self._text: dict[str, str] | None = None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def newest(self, start: int, end: int | None) -> list[ExperimentSummary]:
+        """Return records ``start:end`` of the newest-first order, making only those."""
+        return [self._summary(i) for i in range(len(self._entries))[start:end]]
+
+    def _summary(self, index: int) -> ExperimentSummary:
+        made = self._made[index]
+        if made is None:
+            made = self._made[index] = summary_of(self._entries[index])
+        return made
+
+    @property
+    def summaries(self) -> tuple[ExperimentSummary, ...]:
+        """Return every record, newest first."""
+        if self._all is None:
+            with _gc_paused():
+                self._all = tuple(self._summary(i) for i in range(len(self._entries)))
+        return self._all
 
     def ordered(self, key: str, descending: bool) -> tuple[ExperimentSummary, ...]:
         if (key, descending) == ("created", True):
@@ -157,12 +195,39 @@ def _listing(repo: Repository) -> _Listing:
     out = repo.git.run(
         "for-each-ref", f"--format={LISTING_FORMAT}", EXPERIMENTS + "/", "refs/tags/"
     )
-    summaries = parse_listing(out, EXPERIMENTS + "/")
-    summaries.sort(key=lambda s: (s.created, s.id), reverse=True)
-    listing = _Listing(state, summaries)
+    listing = _Listing(state, _parse(out))
     with _LISTINGS_LOCK:
         _LISTINGS[repo] = listing
     return listing
+
+
+def _parse(out: bytes) -> list[ListingEntry]:
+    """Parse a listing into entries ordered newest first (records are made later)."""
+    with _gc_paused():
+        entries = parse_listing_entries(out, EXPERIMENTS + "/")
+        entries.sort(key=_created_and_id, reverse=True)
+    return entries
+
+
+def _created_and_id(entry: ListingEntry) -> tuple[Any, Any]:
+    return entry[1].get("created", ""), entry[1]["id"]
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a listing is parsed.
+
+    Parsing allocates tens of thousands of dicts and records that all stay alive; each
+    collection those allocations trigger walks all of them again (almost half the parse time
+    at 10,000 experiments), and none can find garbage here.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 # -- sorting -----------------------------------------------------------------------------------
