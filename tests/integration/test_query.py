@@ -259,8 +259,9 @@ def test_an_update_within_one_clock_tick_is_seen(
     mtime, only the content changes. A just-captured state checks racy files by content."""
     folder = git_repo.path / ".git" / "refs" / "mlvc" / "experiments"
     ref = folder / "wide"
+    soon = time.time_ns() + 10**9  # a second ahead: racy however busy the machine is
     for path in (ref, folder):
-        os.utime(path)  # written just now, as a checkpoint in the same tick would leave them
+        os.utime(path, ns=(soon, soon))  # as a checkpoint in the same tick would leave them
     assert ids(manager, status="running") == ["wide"]
     before = [os.stat(p) for p in (folder, ref)]
     finished = git_repo.git("rev-parse", "refs/mlvc/experiments/deep").strip()
@@ -308,6 +309,23 @@ def test_a_folder_that_appears_or_vanishes_makes_the_state_stale(tmp_path: Path)
     assert not state.is_current()
     state = freshness.capture(tmp_path)
     (tmp_path / "refs" / "tags").rmdir()
+    assert not state.is_current()
+
+
+def test_whole_second_mtimes_widen_the_racy_window(tmp_path: Path) -> None:
+    """On a file system that keeps whole seconds (FAT, HFS+), a change 2 s before the capture
+    may still share its tick with a later one: it is checked by content."""
+    tags = tmp_path / "refs" / "tags"
+    tags.mkdir(parents=True)
+    (tags / "v1").write_text("a" * 40 + "\n")
+    then = (time.time_ns() // 10**9 - 2) * 10**9
+    paths = [tags / "v1", tags, tmp_path / "refs", tmp_path]
+    for path in paths:
+        os.utime(path, ns=(then, then))
+    state = freshness.capture(tmp_path)
+    (tags / "v1").write_text("b" * 40 + "\n")  # same inode and size
+    for path in paths:
+        os.utime(path, ns=(then, then))
     assert not state.is_current()
 
 

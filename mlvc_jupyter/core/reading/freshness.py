@@ -7,12 +7,13 @@ it into place (or unlinking it), so every change to a loose ref changes the stat
 holding it, and every rewrite of ``packed-refs`` gives that file a new stat. Checking a state is
 one ``stat`` per folder and file: microseconds, whatever the number of refs.
 
-Stats can lie within one tick of the file system's clock (4 ms here on ext4, 2 s on FAT): two
-updates in the same tick may leave a folder with the same mtime, and a reused inode with the
-same size (a ref file is always 41 bytes) makes the ref file look unchanged too. So, as git does
-for its index ("racily clean" entries), whatever was modified within ``RACY_NS`` of the capture
-is not trusted by its stat: such a folder is compared entry by entry, and such a file by its
-content. That costs one folder listing and a few small reads for a few seconds after a write.
+Stats can lie within one tick of the file system's clock (4 ms here on ext4, 1-2 s on FAT or
+HFS+): two updates in the same tick may leave a folder with the same mtime, and a reused inode
+with the same size (a ref file is always 41 bytes) makes the ref file look unchanged too. So, as
+git does for its index ("racily clean" entries), whatever was modified shortly before the capture
+is not trusted by its stat: such a folder is compared entry by entry (a ``stat`` each), and such
+a file by its content. "Shortly" is ``FINE_RACY_NS`` where the file system keeps sub-second
+times, else ``COARSE_RACY_NS``; only checks within that window after a write pay for it.
 
 Reftable repositories keep refs in ``reftable/``, whose ``tables.list`` is replaced on every
 update; it is watched the same way.
@@ -25,10 +26,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["RACY_NS", "RefsState", "capture"]
+__all__ = ["COARSE_RACY_NS", "FINE_RACY_NS", "RefsState", "capture"]
 
-RACY_NS = 3_000_000_000
-"""Changes this recent (in ns, before the capture) are checked by content, not by stat alone."""
+FINE_RACY_NS = 250_000_000
+"""Changes this recent (ns) are checked by content, where mtimes have sub-second precision:
+a clock tick (at most 10 ms on Linux) plus room for a busy scheduler."""
+COARSE_RACY_NS = 3_000_000_000
+"""The same where every mtime is a whole second (FAT keeps 2 s, HFS+ and ext3 1 s)."""
 
 _FOLDERS = ("refs/mlvc/experiments", "refs/tags")
 _FILES = ("packed-refs", "reftable/tables.list")
@@ -88,15 +92,28 @@ def capture(common_dir: Path) -> RefsState:
     A change made while the refs are read then shows as a difference at the next check, so
     the listing is read again rather than served stale.
     """
-    horizon = time.time_ns() - RACY_NS
+    now = time.time_ns()
     try:
+        horizon = now - _racy_window(common_dir)
         folders = [
             folder for rel in _FOLDERS for folder in _walk(os.path.join(common_dir, rel), horizon)
         ]
         files = [_file(os.path.join(common_dir, rel), horizon) for rel in _FILES]
     except OSError:
-        return RefsState((), (), horizon, complete=False)
+        return RefsState((), (), now, complete=False)
     return RefsState(tuple(folders), tuple(files), horizon)
+
+
+def _racy_window(common_dir: Path) -> int:
+    """Return how recent a change must be to be checked by content, from the mtimes' precision.
+
+    Raises:
+        OSError: the common folder cannot be read.
+    """
+    paths = [os.path.join(common_dir, rel) for rel in (*_FOLDERS, *_FILES, "refs", ".")]
+    stamps = [stamp for stamp in map(_stamp, paths) if stamp is not None]
+    fine = any(stamp[1] % 1_000_000_000 for stamp in stamps)
+    return FINE_RACY_NS if fine else COARSE_RACY_NS
 
 
 def _stamp(path: str) -> Stamp | None:
