@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from mlvc_jupyter.core.records import (
         Checkpoint,
         ExperimentDiff,
+        ExperimentPage,
         ExperimentRecord,
         ExperimentSummary,
         RepoStatus,
@@ -46,6 +47,7 @@ __all__ = [
     "format_value",
     "html_table",
     "log_blocks",
+    "page_blocks",
     "record_blocks",
     "status_blocks",
     "text_table",
@@ -232,8 +234,10 @@ def _file_list(paths: Sequence[str], limit: int = 8) -> str:
     return f"{len(paths)}: {shown}{more}"
 
 
-def log_blocks(summaries: Sequence[ExperimentSummary], *, total: int | None = None) -> list[Block]:
-    """Return experiments (newest first) as a table, saying how many of ``total`` are shown."""
+def log_blocks(
+    summaries: Sequence[ExperimentSummary], *, total: int | None = None, offset: int = 0
+) -> list[Block]:
+    """Return experiments as a table and "showing X–Y of N" (they are matches from ``offset``)."""
     total = len(summaries) if total is None else total
     if not total:
         return ["No experiments yet. Start one with `mlvc start <id>` (or `%vc_start <id>`)."]
@@ -251,10 +255,18 @@ def log_blocks(summaries: Sequence[ExperimentSummary], *, total: int | None = No
         )
         for s in summaries
     ]
-    blocks: list[Block] = [Table(None, headers, rows)]
-    if len(summaries) < total:
-        blocks.append(f"({len(summaries)} of {total} shown; `--all` lists every one)")
-    return blocks
+    first, last = offset + 1, offset + len(summaries)
+    more = f" (--offset {last} for more)" if last < total else ""
+    return [Table(None, headers, rows), f"showing {first}–{last} of {total}{more}"]
+
+
+def page_blocks(page: ExperimentPage, *, filtered: bool = False) -> list[Block]:
+    """Return a page of a query as :func:`log_blocks` does (``filtered``: a filter is on)."""
+    if not page.items and page.total:
+        return [f"No experiments past {page.offset}: {page.total} match."]
+    if not page.items and filtered:
+        return ["No experiment matches."]
+    return log_blocks(page.items, total=page.total, offset=page.offset)
 
 
 def checkpoint_blocks(checkpoint: Checkpoint) -> list[Block]:

@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Sequence
 
 from mlvc_jupyter.cli.parser import build_parser
+from mlvc_jupyter.core.reading.options import join_dash_values
 from mlvc_jupyter.errors import MlvcError
 
 __all__ = ["build_parser", "main"]
@@ -26,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``mlvc`` command line and return its exit status."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(join_dash_values(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # --help, --version (0) and usage errors (2)
         return exc.code if isinstance(exc.code, int) else 2
     if args.command is None:

@@ -192,12 +192,19 @@ def cmd_end(args: argparse.Namespace) -> int:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    summaries = _manager(args).log()
-    shown = summaries if args.all else summaries[: args.limit]
+    page = _manager(args).query(
+        args.search,
+        status=args.status,
+        tag=args.tag,
+        sort=args.sort,
+        offset=args.offset,
+        limit=None if args.all else args.limit,
+    )
     if args.json:
-        _print_json([s.to_dict() for s in shown])
+        _print_json([s.to_dict() for s in page.items])
     else:
-        print(render.as_text(render.log_blocks(shown, total=len(summaries))))
+        filtered = bool(args.search or args.status or args.tag)
+        print(render.as_text(render.page_blocks(page, filtered=filtered)))
     return 0
 
 

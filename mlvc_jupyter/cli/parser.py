@@ -14,6 +14,7 @@ from typing import Any
 
 from mlvc_jupyter import __version__
 from mlvc_jupyter.cli import commands
+from mlvc_jupyter.core.reading.options import QUERY_OPTIONS
 
 __all__ = ["build_parser"]
 
@@ -199,16 +200,16 @@ def _add_end(subparsers: Any) -> None:
 def _add_log(subparsers: Any) -> None:
     p = _command(
         subparsers, "log", commands.cmd_log,
-        "List experiments, newest first.",
-        examples="  mlvc log\n  mlvc log --all --json | jq '.[].metrics'",
+        "List experiments: search, filter, sort and page them.",
+        examples="  mlvc log\n  mlvc log --search lr --sort -metrics.acc --limit 5\n"
+        "  mlvc log --status running --offset 20\n"
+        "  mlvc log --all --json | jq '.[].metrics'",
         details="Reads only the summaries in the experiments' commit messages (one git call), "
-        "so it stays fast with thousands of experiments.",
+        "so it stays fast with thousands of experiments. Prints 'showing X-Y of N'.",
     )  # fmt: skip
-    p.add_argument(
-        "-n", "--limit", type=_positive, default=20, metavar="N",
-        help="show at most N experiments (default 20)",
-    )  # fmt: skip
-    p.add_argument("--all", action="store_true", help="show every experiment")
+    for flags, options in QUERY_OPTIONS:
+        p.add_argument(*flags, **options)
+    p.add_argument("--all", action="store_true", help="show every match (no --limit)")
     _add_json(p)
 
 

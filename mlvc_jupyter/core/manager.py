@@ -18,6 +18,8 @@ from typing import Any
 from mlvc_jupyter.core.configs import saved as config_snapshots
 from mlvc_jupyter.core.configs.values import checked_text
 from mlvc_jupyter.core.reading import export, listing
+from mlvc_jupyter.core.reading import query as query_mod
+from mlvc_jupyter.core.reading.options import DEFAULT_LIMIT, DEFAULT_SORT
 from mlvc_jupyter.core.recording import timings
 from mlvc_jupyter.core.recording.writer import END_STATUSES, ExperimentWriter, metrics_file
 from mlvc_jupyter.core.records import (
@@ -26,6 +28,7 @@ from mlvc_jupyter.core.records import (
     ConfigChange,
     ConfigRestore,
     ExperimentDiff,
+    ExperimentPage,
     ExperimentRecord,
     ExperimentSummary,
     FileVersionInfo,
@@ -276,6 +279,27 @@ class ExperimentManager:
         with _file_errors("summary"):
             validate_experiment_id(experiment_id)
             return listing.get(self.repo, experiment_id)
+
+    def query(
+        self,
+        search: str | None = None,
+        *,
+        status: str | None = None,
+        tag: str | None = None,
+        sort: str = DEFAULT_SORT,
+        offset: int = 0,
+        limit: int | None = DEFAULT_LIMIT,
+    ) -> ExperimentPage:
+        """Return a page of experiments: filtered, sorted by a field or metric, then sliced.
+
+        Repeated queries over unchanged refs run no git process (see
+        :mod:`mlvc_jupyter.core.reading.query`).
+        """
+        with _file_errors("query"):
+            return query_mod.query(
+                self.repo, search=search, status=status, tag=tag, sort=sort, offset=offset,
+                limit=limit,
+            )  # fmt: skip
 
     def show(self, experiment_id: str) -> ExperimentRecord:
         """Return the full record of an experiment's last checkpoint."""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from mlvc_jupyter.errors import MlvcError
 
 __all__ = [
     "Checkpoint",
@@ -12,6 +15,7 @@ __all__ = [
     "ConfigChange",
     "ConfigRestore",
     "ExperimentDiff",
+    "ExperimentPage",
     "ExperimentRecord",
     "ExperimentSummary",
     "FileVersionInfo",
@@ -221,3 +225,69 @@ class ConfigRestore(_Record):
     """The files written, relative to the repository root (none: nothing on disk changed)."""
     safety_ref: str | None
     """The ref holding the working tree from before (None when nothing was written)."""
+
+
+ParamsReader = Callable[[Sequence[str]], list[dict[str, Any]]]
+"""Given checkpoint commits, return each one's configs as flat dotted keys (one git process)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentPage(_Record):
+    """One page of an experiment query: ``items`` are matches ``offset`` onwards of ``total``."""
+
+    total: int
+    items: list[ExperimentSummary]
+    offset: int
+    limit: int | None
+    read_params: ParamsReader | None = field(default=None, repr=False, compare=False)
+    """Reads the items' configs for :meth:`to_dataframe`; not part of the record's data."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``{"total", "items", "offset", "limit"}``, JSON-ready."""
+        return {
+            "total": self.total,
+            "items": [item.to_dict() for item in self.items],
+            "offset": self.offset,
+            "limit": self.limit,
+        }
+
+    def to_dataframe(self, *, params: bool = False) -> Any:  # pandas.DataFrame: optional
+        """Return the page as a ``pandas.DataFrame``, one row per experiment.
+
+        Metrics become columns ``metrics.<name>``; with ``params`` the configs recorded with
+        each experiment's last checkpoint become columns ``params.<dotted.key>`` (read in one
+        git process). pandas is optional: it is imported here, not by mlvc.
+
+        Raises:
+            MlvcError: pandas is not installed.
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise MlvcError(
+                "pandas is not installed, so the page cannot become a DataFrame.",
+                hint="Install it (`pip install pandas`), or use page.to_dict() or page.items.",
+            ) from None
+        rows = [_frame_row(item) for item in self.items]
+        if params and self.read_params is not None and self.items:
+            configs = self.read_params([item.commit for item in self.items])
+            for row, flat in zip(rows, configs, strict=True):
+                row.update({f"params.{key}": value for key, value in flat.items()})
+        return pd.DataFrame(rows, columns=_frame_columns(rows))
+
+
+_FRAME_FIELDS = ("id", "name", "status", "created", "updated", "checkpoints", "tags", "message")
+
+
+def _frame_row(summary: ExperimentSummary) -> dict[str, Any]:
+    row: dict[str, Any] = {name: getattr(summary, name) for name in _FRAME_FIELDS}
+    row.update({f"metrics.{key}": value for key, value in summary.metrics.items()})
+    return row
+
+
+def _frame_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """Return the summary fields, then metrics, then params, each group sorted by name."""
+    extra = sorted({key for row in rows for key in row} - set(_FRAME_FIELDS))
+    metrics = [key for key in extra if key.startswith("metrics.")]
+    params = [key for key in extra if key.startswith("params.")]
+    return [*_FRAME_FIELDS, *metrics, *params]

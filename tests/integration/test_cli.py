@@ -270,9 +270,13 @@ def test_log_table_limit_and_all(recorded: GitRepo, capsys: pytest.CaptureFixtur
     assert lines[1].startswith("lr-0.01 ")
     assert "acc=0.8 loss=0.5" in lines[1]
     code, out, _ = mlvc(capsys, recorded.path, "log", "--limit", "1")
-    assert out.splitlines()[-1] == "(1 of 2 shown; `--all` lists every one)"
+    assert out.splitlines()[-1] == "showing 1–1 of 2 (--offset 1 for more)"
     code, out, _ = mlvc(capsys, recorded.path, "log", "-n", "1", "--all")
-    assert len(out.splitlines()) == 3
+    lines = out.splitlines()
+    assert ([line.split()[0] for line in lines[1:3]], lines[-1]) == (
+        ["lr-0.01", "lr-0.1"],
+        "showing 1–2 of 2",
+    )
 
 
 @pytest.mark.parametrize("count", [0, 1, 3], ids=["none", "one", "many"])

@@ -216,9 +216,10 @@ def test_experiment_list_counts(count: int) -> None:
     if count == 0:
         assert text.startswith("No experiments yet.")
     elif count > 20:
-        assert text.endswith(f"(20 of {count} shown; `--all` lists every one)")
+        assert text.endswith(f"showing 1–20 of {count} (--offset 20 for more)")
     else:
-        assert len(text.splitlines()) == count + 1  # the header and one row each: all shown
+        assert text.splitlines()[-1] == f"showing 1–{count} of {count}"
+        assert len(text.splitlines()) == count + 3  # header, rows, a blank line, the count
     assert view.to_dict()["total"] == count
 
 

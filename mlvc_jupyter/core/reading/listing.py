@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from mlvc_jupyter.core.configs.values import diff_params, flatten
+from mlvc_jupyter.core.reading import query
 from mlvc_jupyter.core.recording.summary import (
     LISTING_FORMAT,
     TAGS_FORMAT,
@@ -30,17 +31,12 @@ __all__ = ["diff", "get", "history", "list_all", "show"]
 
 
 def list_all(repo: Repository) -> list[ExperimentSummary]:
-    """Return every experiment's summary, newest first, with one ``git for-each-ref``.
+    """Return every experiment's summary, newest first.
 
-    Only commit messages (and tag messages, to attach tags) are read: no blob, no process per
-    experiment, so 10,000 experiments list in well under a second.
+    Read through the query layer: one ``git for-each-ref`` (commit and tag messages only, no
+    blob), and none at all while the refs are unchanged since the last read.
     """
-    out = repo.git.run(
-        "for-each-ref", f"--format={LISTING_FORMAT}", EXPERIMENTS + "/", "refs/tags/"
-    )
-    summaries = parse_listing(out, EXPERIMENTS + "/")
-    summaries.sort(key=lambda s: (s.created, s.id), reverse=True)
-    return summaries
+    return query.all_summaries(repo)
 
 
 def get(repo: Repository, experiment_id: str) -> ExperimentSummary:

@@ -31,9 +31,12 @@ __all__ = [
     "jsonable_number",
     "new_summary",
     "now",
+    "ListingEntry",
     "parse_listing",
+    "parse_listing_entries",
     "parse_tag_targets",
     "parse_summary",
+    "summary_of",
     "summary_to_checkpoint",
 ]
 
@@ -140,20 +143,23 @@ def summary_to_checkpoint(
 
 
 def _to_summary(commit: str, summary: Mapping[str, Any], tags: list[str]) -> ExperimentSummary:
+    # Hot: called once per experiment of a listing. The dicts come fresh from json.loads, so
+    # they are used as they are, not copied.
+    get = summary.get
     return ExperimentSummary(
         id=summary["id"],
-        name=summary.get("name", ""),
-        status=summary.get("status", ""),
-        created=summary.get("created", ""),
-        updated=summary.get("time", ""),
-        checkpoints=int(summary.get("seq", 0)),
-        metrics=dict(summary.get("metrics") or {}),
-        tags=sorted(tags),
-        branch=summary.get("branch"),
-        head=summary.get("head"),
+        name=get("name", ""),
+        status=get("status", ""),
+        created=get("created", ""),
+        updated=get("time", ""),
+        checkpoints=int(get("seq", 0)),
+        metrics=get("metrics") or {},
+        tags=sorted(tags) if tags else [],
+        branch=get("branch"),
+        head=get("head"),
         commit=commit,
-        message=summary.get("message", ""),
-        extra=dict(summary.get("extra") or {}),
+        message=get("message", ""),
+        extra=get("extra") or {},
     )
 
 
@@ -162,26 +168,44 @@ def parse_listing(out: bytes, experiments_prefix: str) -> list[ExperimentSummary
 
     Tags are matched to their experiment by the marker line mlvc writes in a tag's message.
     """
+    return [summary_of(entry) for entry in parse_listing_entries(out, experiments_prefix)]
+
+
+ListingEntry = tuple[str, dict[str, Any], list[str]]
+"""(commit, summary as parsed from its JSON, tag names) of one experiment of a listing."""
+
+
+def parse_listing_entries(out: bytes, experiments_prefix: str) -> list[ListingEntry]:
+    """Parse a listing like :func:`parse_listing`, leaving the records to :func:`summary_of`.
+
+    A caller that needs only a few records (one page of 10,000) makes only those.
+    """
     oids: list[str] = []
     lines: list[str] = []
     tags: dict[str, list[str]] = {}
     fields = out.decode("utf-8", "replace").split("\0")
-    # Each record is four NUL-terminated fields followed by git's newline.
-    for i in range(0, len(fields) - 4, 4):
-        refname, oid, _peeled, contents = fields[i : i + 4]
-        refname = refname.lstrip("\n")
-        if refname.startswith(experiments_prefix):
+    # Each record is four NUL-terminated fields followed by git's newline (which starts the
+    # next record's first field). Strided slices keep this loop, run once per ref, lean; a
+    # damaged output (a NUL inside a message) shortens a slice rather than raising.
+    for refname, oid, contents in zip(fields[0:-1:4], fields[1::4], fields[3::4], strict=False):
+        name = refname.lstrip("\n")
+        if name.startswith(experiments_prefix):
             line = _summary_line(contents)
             if line is not None:
                 oids.append(oid)
                 lines.append(line)
-        elif refname.startswith("refs/tags/"):
-            _collect_tag(refname, contents, tags)
-    summaries = {}
+        elif name.startswith("refs/tags/"):
+            _collect_tag(name, contents, tags)
+    entries: dict[str, ListingEntry] = {}
     for oid, summary in zip(oids, _load_summaries(lines), strict=True):
         if isinstance(summary, dict) and "id" in summary:
-            summaries[summary["id"]] = _to_summary(oid, summary, tags.get(summary["id"], []))
-    return list(summaries.values())
+            entries[summary["id"]] = (oid, summary, tags.get(summary["id"], []))
+    return list(entries.values())
+
+
+def summary_of(entry: ListingEntry) -> ExperimentSummary:
+    """Return the :class:`ExperimentSummary` of one listing entry."""
+    return _to_summary(*entry)
 
 
 def _load_summaries(lines: list[str]) -> list[Any]:
