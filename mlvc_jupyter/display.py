@@ -9,7 +9,7 @@ JSON shape, and ``_repr_html_`` and ``__repr__``/``_repr_pretty_`` render the bl
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlvc_jupyter.render import (
     Block,
@@ -18,10 +18,13 @@ from mlvc_jupyter.render import (
     as_text,
     checkpoint_blocks,
     diff_blocks,
-    log_blocks,
+    page_blocks,
     record_blocks,
     status_blocks,
 )
+
+if TYPE_CHECKING:
+    from mlvc_jupyter.core.records import ExperimentPage
 
 __all__ = [
     "CheckpointView",
@@ -125,30 +128,35 @@ class CheckpointView(_View):
 
 
 class ExperimentListView(_View):
-    """Experiments, newest first, as ``%vc_log`` lists them (``record`` is the shown list)."""
+    """A page of experiments as ``%vc_log`` lists them (``record`` is the core query's page)."""
 
-    __slots__ = ("total",)
+    __slots__ = ("filtered",)
 
-    def __init__(self, summaries: Sequence[Any], *, total: int | None = None) -> None:
-        super().__init__(list(summaries))
-        self.total = len(summaries) if total is None else total
+    def __init__(self, page: ExperimentPage, *, filtered: bool = False) -> None:
+        super().__init__(page)
+        self.filtered = filtered
+
+    @property
+    def total(self) -> int:
+        """Return how many experiments match, shown or not."""
+        return int(self.record.total)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return ``{"experiments": [...], "total": n}``."""
-        return {"experiments": [s.to_dict() for s in self.record], "total": self.total}
+        """Return ``{"total", "items", "offset", "limit"}``."""
+        return dict(self.record.to_dict())
 
     def __len__(self) -> int:
-        return len(self.record)
+        return len(self.record.items)
 
     def __iter__(self) -> Any:
-        return iter(self.record)
+        return iter(self.record.items)
 
     def __getitem__(self, index: int) -> Any:
-        return self.record[index]
+        return self.record.items[index]
 
     def blocks(self) -> list[Block]:
-        """Return one row per experiment, and how many of the total are shown."""
-        return log_blocks(self.record, total=self.total)
+        """Return one row per experiment, and which of the matches are shown."""
+        return page_blocks(self.record, filtered=self.filtered)
 
 
 class RecordView(_View):

@@ -44,6 +44,7 @@ from IPython.display import display as show
 from IPython.utils.process import arg_split  # type: ignore[attr-defined]  # public, no __all__
 
 from mlvc_jupyter import display
+from mlvc_jupyter.core.reading.options import QUERY_OPTIONS, join_dash_values
 from mlvc_jupyter.errors import MlvcError
 from mlvc_jupyter.expansion import expand
 from mlvc_jupyter.kernel import KernelSession
@@ -65,7 +66,14 @@ def _parse(magic: Any, line: str) -> Any:
         argv = arg_split(line, posix=True)
     except ValueError as exc:  # shlex: "No closing quotation"
         raise UsageError(f"Cannot read {line!r}: {exc}.\nClose the quotes and retry.") from None
-    return magic.parser.parse_args(argv)
+    return magic.parser.parse_args(join_dash_values(argv))
+
+
+def _query_arguments(func: _F) -> _F:
+    """Add the query options ``mlvc log`` takes (one table in core) to a magic."""
+    for flags, options in reversed(QUERY_OPTIONS):
+        func = argument(*flags, **options)(func)
+    return func
 
 
 def _reports_errors(func: _F) -> _F:
@@ -282,14 +290,21 @@ class VCMagics(Magics):
     @line_magic
     @_reports_errors
     @magic_arguments()
-    @argument("-n", "--limit", type=int, default=20, metavar="N", help="how many (default: 20)")
-    @argument("--all", dest="show_all", action="store_true", help="list every experiment")
+    @_query_arguments
+    @argument("--all", dest="show_all", action="store_true", help="show every match (no --limit)")
     def vc_log(self, line: str) -> display.ExperimentListView:
-        """List experiments, newest first: id, status, metrics, tags."""
+        """List experiments, newest first: id, status, metrics, tags.
+
+        Example: `%vc_log --search lr --status success --sort -metrics.acc -n 5`. The options
+        are those of `mlvc log`.
+        """
         args = _parse(self.vc_log, line)
-        summaries = self.manager.log()
-        shown = summaries if args.show_all else summaries[: max(args.limit, 0)]
-        return display.ExperimentListView(shown, total=len(summaries))
+        page = self.manager.query(
+            args.search, status=args.status, tag=args.tag, sort=args.sort, offset=args.offset,
+            limit=None if args.show_all else args.limit,
+        )  # fmt: skip
+        filtered = bool(args.search or args.status or args.tag)
+        return display.ExperimentListView(page, filtered=filtered)
 
     @line_magic
     @_reports_errors

@@ -717,3 +717,23 @@ def test_reproduce_checks_out_the_experiment_elsewhere(
     assert git_repo.fingerprint() == before
     inside = usage_error(shell, f'%vc_reproduce r --dir "{git_repo.path / "sub"}"')
     assert "inside your working tree" in inside
+
+
+def test_log_takes_the_query_options_of_the_cli(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """%vc_log and `mlvc log` share one option table and print the same page."""
+    for exp, acc in (("lr-a", 0.7), ("lr-b", 0.9), ("other", 0.8)):
+        manager(shell).start(exp, message=f"tuning {exp}")
+        manager(shell).end(exp, metrics={"acc": acc})
+    view = run(shell, "%vc_log --search LR --status success --sort -metrics.acc -n 1")
+    assert [s.id for s in view] == ["lr-b"]
+    assert view.total == 2
+    assert repr(view).endswith("showing 1–1 of 2 (--offset 1 for more)")
+    assert [s.id for s in run(shell, "%vc_log --search lr --sort -metrics.acc --offset 1")] == [
+        "lr-a"
+    ]
+    capsys.readouterr()  # the shell's own Out[] lines
+    assert main(["-C", str(manager(shell).root), "log", "--search", "LR", "--status", "success",
+                 "--sort", "-metrics.acc", "-n", "1"]) == 0  # fmt: skip
+    assert capsys.readouterr().out.strip() == repr(view).strip()

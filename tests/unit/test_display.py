@@ -16,6 +16,7 @@ from mlvc_jupyter.core.records import (
     Checkpoint,
     ConfigRestore,
     ExperimentDiff,
+    ExperimentPage,
     ExperimentRecord,
     ExperimentSummary,
     GitStatus,
@@ -98,7 +99,9 @@ def _diff(**overrides: Any) -> ExperimentDiff:
 VIEWS: dict[str, Callable[[], Any]] = {
     "status": lambda: StatusView(_status(), active="exp-1", last=_summary()),
     "checkpoint": lambda: CheckpointView(_checkpoint()),
-    "experiment-list": lambda: ExperimentListView([_summary(), _summary(id="exp-2")], total=5),
+    "experiment-list": lambda: ExperimentListView(
+        ExperimentPage(total=5, items=[_summary(), _summary(id="exp-2")], offset=0, limit=2)
+    ),
     "record": lambda: RecordView(_record()),
     "diff": lambda: DiffView(_diff()),
     "notice": lambda: Notice(f"Tagged exp-1 as {EVIL}.", EVIL),
@@ -177,7 +180,7 @@ def test_the_experiment_list_shows_one_row_per_experiment() -> None:
     assert [row[:4] for row in text_rows[1:3]] == [("exp-1", EVIL, "success", "3"),
                                                    ("exp-2", EVIL, "success", "3")]  # fmt: skip
     assert [row[:2] for row in html_rows[1:]] == [("exp-1", ESCAPED), ("exp-2", ESCAPED)]
-    assert repr(view).endswith("(2 of 5 shown; `--all` lists every one)")
+    assert repr(view).endswith("showing 1–2 of 5 (--offset 2 for more)")
 
 
 def test_views_pass_attributes_through_to_the_record() -> None:
@@ -209,7 +212,7 @@ def test_status_view_names_experiments_left_running() -> None:
 @pytest.mark.parametrize("count", [0, 1, 25], ids=["empty", "one", "many"])
 def test_experiment_list_counts(count: int) -> None:
     summaries = [_summary(id=f"exp-{i}", name=f"run {i}") for i in range(count)]
-    view = ExperimentListView(summaries[:20], total=count)
+    view = ExperimentListView(ExperimentPage(total=count, items=summaries[:20], offset=0, limit=20))
     text = repr(view)
     assert len(view) == min(count, 20)
     assert [s.id for s in view] == [f"exp-{i}" for i in range(min(count, 20))]
