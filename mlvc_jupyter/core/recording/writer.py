@@ -1,6 +1,6 @@
 """Record experiments: checkpoint commits on ``refs/mlvc/experiments/<id>``.
 
-A checkpoint is a snapshot tree (see :mod:`snapshot`) plus the full record under ``.mlvc/``,
+A checkpoint is a tree of the working tree (see :mod:`tree`) plus the full record under ``.mlvc/``,
 committed with ``commit-tree`` on top of the previous checkpoint (or the user's HEAD for the
 first one) and published with ``update-ref <ref> <new> <old>``, a compare-and-swap. A writer that
 loses a race re-parents its commit onto the winner's and tries again, so concurrent writers to
@@ -9,6 +9,7 @@ one experiment all land and nothing a caller was told was recorded is ever lost.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -28,8 +29,8 @@ from mlvc_jupyter.core.recording.summary import (
     parse_summary,
     summary_to_checkpoint,
 )
-from mlvc_jupyter.core.recording.tree import Snapshotter
-from mlvc_jupyter.core.records import Checkpoint, SnapshotTree
+from mlvc_jupyter.core.recording.tree import TreeBuilder
+from mlvc_jupyter.core.records import Checkpoint, CheckpointTree
 from mlvc_jupyter.core.repo.refs import EXPERIMENTS, SAFETY, experiment_ref, validate_experiment_id
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import (
@@ -66,7 +67,7 @@ class ExperimentWriter:
 
     def __init__(self, repo: Repository) -> None:
         self.repo = repo
-        self.snapshotter = Snapshotter(repo)
+        self.tree_builder = TreeBuilder(repo)
         self._tips: dict[str, tuple[str, dict[str, Any]]] = {}
         # The configs this writer last recorded, by experiment: (commit, configs). A checkpoint
         # without new configs reuses them instead of reading the previous record back.
@@ -184,9 +185,9 @@ class ExperimentWriter:
             record_configs = configs_mod.serialise(configs)
         else:
             record_configs = self._previous_configs(experiment_id, tip[0]) if tip else {}
-        snap = self.snapshotter.build(
-            lambda preview: self._extra_files(experiment_id, record_configs, details, preview)
-        )
+        with self.tree_builder.stage() as staged:
+            files = self._record_files(experiment_id, record_configs, details, staged.preview)
+            snap = staged.write_tree(files)
         summary = {
             "v": SCHEMA_VERSION,
             "id": experiment_id,
@@ -220,12 +221,12 @@ class ExperimentWriter:
             )
         return tip
 
-    def _extra_files(
+    def _record_files(
         self,
         experiment_id: str,
         record_configs: Any,
         details: Mapping[str, Any] | None,
-        preview: SnapshotTree,
+        preview: CheckpointTree,
     ) -> dict[str, bytes]:
         record = {
             "schema": SCHEMA_VERSION,
@@ -250,7 +251,7 @@ class ExperimentWriter:
     def _publish(
         self,
         experiment_id: str,
-        snap: SnapshotTree,
+        snap: CheckpointTree,
         summary: dict[str, Any],
         *,
         creating: bool,
@@ -277,7 +278,8 @@ class ExperimentWriter:
                 entry = {"id": experiment_id, "seq": summary["seq"], "commit": commit}
                 entry.update({k: round(v, 6) for k, v in phases.items()}, time=now())
                 timings.append(self.repo.runtime_dir, entry)
-                return summary_to_checkpoint(commit, summary)
+                checkpoint = summary_to_checkpoint(commit, summary)
+                return dataclasses.replace(checkpoint, warnings=snap.notices())
             if creating:
                 raise ExperimentExistsError(
                     f"Experiment '{experiment_id}' was created by another process meanwhile.",
@@ -308,7 +310,7 @@ class ExperimentWriter:
 
         Returns the ref; restore anything from it with ``git checkout <ref> -- <path>``.
         """
-        snap = self.snapshotter.build()
+        snap = self.tree_builder.build()
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
         ref = f"{SAFETY}/{stamp}"
         summary = {
