@@ -105,6 +105,25 @@ def test_same_size_edits_in_the_same_second_are_all_recorded(git_repo: GitRepo) 
     assert wrong == []
 
 
+def test_the_issue_cli_sequence_records_the_edit_in_every_later_checkpoint(
+    empty_repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 7's reproduction, run 10 times: start, same-size edit, commit, end."""
+    repo, root = empty_repo, str(empty_repo.path)
+    (repo.path / "params.py").write_text("LR = 0.1\n")
+    repo.commit("init")
+    for i in range(10):
+        (repo.path / "params.py").write_text("LR = 0.1\n")
+        repo.git("add", "-A")
+        assert main(["-C", root, "start", f"x{i}"]) == 0
+        (repo.path / "params.py").write_text("LR = 0.5\n")
+        assert main(["-C", root, "commit", f"x{i}", "-m", "edit"]) == 0
+        assert main(["-C", root, "end", f"x{i}"]) == 0
+        commits = repo.git("rev-list", f"refs/mlvc/experiments/x{i}", "--max-count=2").split()
+        assert [_blob(repo, c, "params.py") for c in commits] == [b"LR = 0.5\n"] * 2
+    capsys.readouterr()
+
+
 def test_notebook_rewritten_with_the_same_size_and_mtime_is_stripped_again(
     git_repo: GitRepo,
 ) -> None:

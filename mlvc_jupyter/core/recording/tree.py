@@ -17,8 +17,6 @@ caller computes its record files from what was staged and passes them to
 from __future__ import annotations
 
 import hashlib
-import itertools
-import json
 import logging
 import os
 import shutil
@@ -30,12 +28,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlvc_jupyter.core.notebooks.strip import strip_bytes
 from mlvc_jupyter.core.recording import filters
-from mlvc_jupyter.core.recording.workfiles import FileRead, IsSymlinkError, WorkingFiles
+from mlvc_jupyter.core.recording.stripping import NotebookStripper, StrippedNotebook
+from mlvc_jupyter.core.recording.workfiles import (
+    IsSymlinkError,
+    WorkingFiles,
+    display_path,
+    unique_suffix,
+)
 from mlvc_jupyter.core.records import CheckpointTree, LargeFile
 from mlvc_jupyter.core.repo.repository import Repository, parse_status_entries
-from mlvc_jupyter.errors import GitOperationError, MlvcError, UnreadableNotebookError
+from mlvc_jupyter.errors import GitOperationError
 
 __all__ = ["StagedTree", "TreeBuilder"]
 
@@ -45,10 +48,6 @@ _ZERO = "0" * 40
 _NOTEBOOK_SUFFIX = ".ipynb"
 _TIMEOUT = 30.0
 _STAGE_ATTEMPTS = 3
-# Pauses between reads of a notebook that is being saved (about 0.7 s in all).
-_READ_PAUSES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
-# A file untouched for this long is not being written, and its stat identifies its content.
-_SETTLED_NS = 2 * 10**9
 # git's words for a file that changed between `status` and `add`: stage again.
 _RACES = (
     "did not match any files",
@@ -57,8 +56,6 @@ _RACES = (
     "unable to index file",
     "short read",
 )
-
-_COUNTER = itertools.count()
 
 
 @dataclass(slots=True)
@@ -103,8 +100,7 @@ class TreeBuilder:
     def __init__(self, repo: Repository, *, timeout: float = _TIMEOUT) -> None:
         self.repo = repo
         self.timeout = timeout
-        self._strip_cache: dict[str, list[object]] | None = None
-        self._strip_cache_dirty = False
+        self.notebooks = NotebookStripper(repo)
         self._tracked_notebooks: tuple[tuple[int, int, int], list[str]] | None = None
         self._swept = False
 
@@ -132,13 +128,13 @@ class TreeBuilder:
         if not self._swept:
             _sweep_dead(tmp_dir)
             self._swept = True
-        index = tmp_dir / f"index.{_unique_suffix()}"
+        index = tmp_dir / f"index.{unique_suffix()}"
         try:
             yield self._stage(index, time.monotonic() + self.timeout)
         finally:
             for leftover in (index, index.with_name(index.name + ".lock")):
                 leftover.unlink(missing_ok=True)
-        self._save_strip_cache()
+        self.notebooks.save()
 
     # -- staging --------------------------------------------------------------------------------
 
@@ -260,80 +256,6 @@ class TreeBuilder:
             self._tracked_notebooks = (key, paths)
         return self._tracked_notebooks[1]
 
-    # -- notebooks ------------------------------------------------------------------------------
-
-    def strip_notebook(self, path: str, files: WorkingFiles, deadline: float) -> _Stripped:
-        """Return a notebook's stored form: from the cache when its stat is known, else read.
-
-        Raises:
-            MlvcError: the notebook kept changing for the whole time it was read.
-        """
-        st = files.lstat(path)
-        if st is None:
-            return _Stripped(path, gone=True)
-        key = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, self._strip_settings_key()]
-        cached = self._load_strip_cache().get(path)
-        if cached is not None and cached[:5] == key:
-            return _Stripped(path, oid=str(cached[5]), warning=_opt_str(cached[6]))
-        try:
-            return self._read_and_strip(path, files, deadline)
-        except IsSymlinkError:  # became a link: the index keeps what git staged for it
-            return _Stripped(path, skipped=True)
-
-    def _read_and_strip(self, path: str, files: WorkingFiles, deadline: float) -> _Stripped:
-        """Read a notebook until one read is whole (a save can be under way), then strip it."""
-        unparseable: tuple[FileRead, UnreadableNotebookError] | None = None
-        for pause in (*_READ_PAUSES, None):
-            got = files.read(path)
-            if got is None:
-                return _Stripped(path, gone=True)
-            if got.stable:
-                try:
-                    return _Stripped(path, content=self._strip_bytes(got.data), read=got)
-                except UnreadableNotebookError as error:
-                    unparseable = (got, error)
-                    if _is_settled(got.stat):  # not being written: it is broken, not torn
-                        break
-            else:
-                unparseable = None
-            if pause is None or time.monotonic() + pause > deadline:
-                break
-            time.sleep(pause)
-        if unparseable is None:
-            raise MlvcError(
-                f"The notebook '{display_path(path)}' kept changing while the checkpoint read it.",
-                hint="Retry the checkpoint once the notebook has been saved.",
-            )
-        got, exc = unparseable
-        return _Stripped(
-            path, content=got.data, read=got, warning=f"stored as it is: {exc.message}"
-        )
-
-    def _strip_bytes(self, raw: bytes) -> bytes:
-        settings = self.repo.settings
-        return strip_bytes(
-            raw, extra_keys=settings.strip_extra_keys, keep_output_tag=settings.keep_output_tag
-        )
-
-    def remember_stripped(self, stripped: _Stripped, oid: str) -> None:
-        """Cache a stripped blob by the stat it was read with, unless that stat may lie.
-
-        A file written in the last moments can change again without its stat changing (the
-        clock ticks coarsely): such a read is not cached, as git does with racy entries.
-        """
-        got = stripped.read
-        if got is None or not _is_settled(got.stat):
-            return
-        st = got.stat
-        key = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, self._strip_settings_key()]
-        self._load_strip_cache()[stripped.path] = [*key, oid, stripped.warning]
-        self._strip_cache_dirty = True
-
-    def forget_stripped(self) -> None:
-        """Drop the stripped-notebook cache (a cached blob was pruned by gc, say)."""
-        self._strip_cache = {}
-        self._strip_cache_dirty = True
-
     # -- blobs and the index --------------------------------------------------------------------
 
     def hash_blobs(self, pending: Mapping[str, bytes]) -> dict[str, str]:
@@ -362,50 +284,6 @@ class TreeBuilder:
         if lines:
             self.repo.git.run("update-index", "-z", "--index-info", stdin=_nul_join(lines), env=env)
 
-    # -- the stripped-notebook cache ------------------------------------------------------------
-
-    def _strip_settings_key(self) -> str:
-        settings = self.repo.settings
-        return json.dumps([list(settings.strip_extra_keys), settings.keep_output_tag])
-
-    def _cache_file(self) -> Path:
-        return self.repo.runtime_dir / "strip-cache.json"
-
-    def _load_strip_cache(self) -> dict[str, list[object]]:
-        if self._strip_cache is None:
-            try:
-                loaded = json.loads(self._cache_file().read_text())
-                self._strip_cache = loaded if isinstance(loaded, dict) else {}
-            except (OSError, ValueError):  # a missing or torn cache is only a slower snapshot
-                self._strip_cache = {}
-        return self._strip_cache
-
-    def _save_strip_cache(self) -> None:
-        if not self._strip_cache_dirty or self._strip_cache is None:
-            return
-        target = self._cache_file()
-        tmp = target.with_name(f"{target.name}.{_unique_suffix()}.tmp")
-        tmp.write_text(json.dumps(self._strip_cache))
-        os.replace(tmp, target)
-        self._strip_cache_dirty = False
-
-
-@dataclass(slots=True)
-class _Stripped:
-    """One notebook's stored form: a cached blob id, or content still to be written."""
-
-    path: str
-    oid: str | None = None
-    content: bytes | None = None
-    read: FileRead | None = None
-    warning: str | None = None
-    gone: bool = False
-    skipped: bool = False
-
-    def to_dict(self) -> dict[str, object]:
-        return {"path": display_path(self.path), "stripped": self.warning is None,
-                "warning": self.warning}  # fmt: skip
-
 
 class StagedTree:
     """A private index with the working tree staged, written out once with the record files.
@@ -421,7 +299,7 @@ class StagedTree:
         self._env = env
         self._changes = changes
         self._deadline = deadline
-        self._stripped: list[_Stripped] = []
+        self._stripped: list[StrippedNotebook] = []
         self.timings: dict[str, float] = {}
 
     @property
@@ -433,12 +311,12 @@ class StagedTree:
         """Read and strip every notebook of the checkpoint; measure what would be stored."""
         changes, limit = self._changes, self._builder.repo.settings.max_file_size
         if not use_cache:
-            self._builder.forget_stripped()
+            self._builder.notebooks.forget()
             notebooks = {display_path(p) for p in changes.notebooks}
             changes.large = [f for f in changes.large if f.path not in notebooks]
         self._stripped = []
         for path in sorted(changes.notebooks):
-            stripped = self._builder.strip_notebook(path, changes.files, self._deadline)
+            stripped = self._builder.notebooks.strip(path, changes.files, self._deadline)
             if stripped.gone:
                 changes.removals.add(path)
             elif stripped.content is not None and len(stripped.content) > limit:
@@ -460,7 +338,7 @@ class StagedTree:
         oids = builder.hash_blobs({**pending, **files})
         for stripped in self._stripped:
             if stripped.content is not None:
-                builder.remember_stripped(stripped, oids[stripped.path])
+                builder.notebooks.remember(stripped, oids[stripped.path])
         entries = {s.path: s.oid for s in self._stripped if s.oid is not None}
         builder.update_index(self._env, {**entries, **oids}, self._changes.removals)
         self.timings["hash"] = time.perf_counter() - start
@@ -479,25 +357,6 @@ class StagedTree:
 
     def _notebook_records(self) -> list[dict[str, object]]:
         return [s.to_dict() for s in self._stripped]
-
-
-def display_path(path: str) -> str:
-    """Return a path as valid Unicode: bytes that are not UTF-8 become ``\\xNN`` escapes.
-
-    git stores names as bytes; paths here carry such bytes as surrogate escapes, which no JSON
-    encoder or terminal accepts.
-    """
-    if path.isascii():
-        return path
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def _opt_str(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-def _is_settled(st: os.stat_result) -> bool:
-    return time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _SETTLED_NS
 
 
 def _is_race(exc: GitOperationError, deadline: float) -> bool:
@@ -537,11 +396,6 @@ def _is_alive(pid: int) -> bool:
     except PermissionError:  # alive, but another user's
         return True
     return True
-
-
-def _unique_suffix() -> str:
-    """Return ``<pid>.<n>``, unique across the threads and builders of this process."""
-    return f"{os.getpid()}.{next(_COUNTER)}"
 
 
 def _nul_join(items: Iterable[str]) -> bytes:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FileRead", "IsSymlinkError", "WorkingFiles"]
+__all__ = ["FileRead", "IsSymlinkError", "WorkingFiles", "display_path", "unique_suffix"]
 
+_COUNTER = itertools.count()
 _GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
@@ -146,3 +148,19 @@ def _read_all(fd: int, size_hint: int) -> bytes:
 
 def _same(a: os.stat_result, b: os.stat_result) -> bool:
     return (a.st_size, a.st_mtime_ns, a.st_ctime_ns) == (b.st_size, b.st_mtime_ns, b.st_ctime_ns)
+
+
+def display_path(path: str) -> str:
+    """Return a path as valid Unicode: bytes that are not UTF-8 become ``\\xNN`` escapes.
+
+    git stores names as bytes; paths here carry such bytes as surrogate escapes, which no JSON
+    encoder or terminal accepts.
+    """
+    if path.isascii():
+        return path
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def unique_suffix() -> str:
+    """Return ``<pid>.<n>``, unique across the threads of this process, for temporary names."""
+    return f"{os.getpid()}.{next(_COUNTER)}"
