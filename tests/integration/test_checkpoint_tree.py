@@ -285,6 +285,7 @@ def test_a_name_that_is_not_utf8_is_recorded_and_the_record_stays_valid_json(
     git_repo: GitRepo,
 ) -> None:
     root = os.fsencode(git_repo.path)
+    subprocess.run(["git", "checkout", "-q", "-b", b"br\xe9"], cwd=git_repo.path, check=True)
     for name in (b"caf\xe9.py", b"r\xe9sultats.ipynb"):
         with open(os.path.join(root, name), "wb") as f:
             f.write(json.dumps(_notebook()).encode() if name.endswith(b".ipynb") else b"x = 1\n")
@@ -305,6 +306,7 @@ def test_a_name_that_is_not_utf8_is_recorded_and_the_record_stays_valid_json(
     ).stdout
     message.decode("utf-8")  # the summary is valid UTF-8 (and so valid JSON text)
     assert "caf\\xe9.py" in manager.show("x").dirty_files
+    assert manager.show("x").summary.branch == "br\\xe9"
 
 
 # -- the user's clean filters (issue 8, item 9) ---------------------------------------------------

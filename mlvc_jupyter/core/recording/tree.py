@@ -79,7 +79,7 @@ class _Changes:
         return CheckpointTree(
             tree=tree,
             head=self.head,
-            branch=self.branch,
+            branch=None if self.branch is None else display_path(self.branch),
             dirty_files=[display_path(p) for p in self.dirty],
             large_files=self.large,
             notebooks=notebooks,
