@@ -282,6 +282,7 @@ def checkpoint_blocks(checkpoint: Checkpoint) -> list[Block]:
     return [
         f"Recorded {c.experiment_id} #{c.seq} ({c.status}): {c.message}",
         Table(None, (), [row for row in rows if row[1] is not None]),
+        *(f"warning: {w}" for w in c.warnings),
     ]
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from mlvc_jupyter.core.manager import ExperimentManager
+    from mlvc_jupyter.core.records import Checkpoint
 
 __all__ = [
     "cmd_branch",
@@ -99,6 +100,12 @@ def _scalar(raw: str) -> Any:
         return raw
 
 
+def _print_warnings(checkpoint: Checkpoint) -> None:
+    """Name on stderr what the checkpoint could not record as it was (files left out, ...)."""
+    for warning in checkpoint.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
 def _elapsed_ms(start: float) -> str:
     return f"{(time.perf_counter() - start) * 1000:.0f} ms"
 
@@ -151,6 +158,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         f"{verb} {checkpoint.experiment_id}: checkpoint {checkpoint.seq} "
         f"{checkpoint.commit[:8]} ({_elapsed_ms(start)})"
     )
+    _print_warnings(checkpoint)
     if args.branch:
         print(f"Branch mlvc/{checkpoint.experiment_id} follows its checkpoints.")
     return 0
@@ -167,6 +175,7 @@ def cmd_commit(args: argparse.Namespace) -> int:
         f"Recorded checkpoint {checkpoint.seq} of {checkpoint.experiment_id}: "
         f"{checkpoint.commit[:8]} ({_elapsed_ms(start)})"
     )
+    _print_warnings(checkpoint)
     return 0
 
 
@@ -186,6 +195,7 @@ def cmd_end(args: argparse.Namespace) -> int:
         f"Ended {checkpoint.experiment_id} ({checkpoint.status}): checkpoint {checkpoint.seq} "
         f"{checkpoint.commit[:8]}{tagged} ({_elapsed_ms(start)})"
     )
+    _print_warnings(checkpoint)
     if checkpoint.metrics:
         print(f"metrics  {render.format_metrics(checkpoint.metrics, width=None)}")
     return 0

@@ -11,6 +11,7 @@ from mlvc_jupyter.errors import MlvcError
 
 __all__ = [
     "Checkpoint",
+    "CheckpointTree",
     "CommitInfo",
     "ConfigChange",
     "ConfigRestore",
@@ -22,7 +23,6 @@ __all__ = [
     "GitStatus",
     "LargeFile",
     "RepoStatus",
-    "SnapshotTree",
 ]
 
 
@@ -100,7 +100,7 @@ class RepoStatus(_Record):
 
 @dataclass(frozen=True, slots=True)
 class LargeFile(_Record):
-    """A file left out of a snapshot because of its size."""
+    """A file left out of a checkpoint because what would be stored is over the size limit."""
 
     path: str
     size: int
@@ -108,8 +108,9 @@ class LargeFile(_Record):
 
 
 @dataclass(frozen=True, slots=True)
-class SnapshotTree(_Record):
-    """A tree built from the working tree through a private index, and what it left out."""
+class CheckpointTree(_Record):
+    """A checkpoint's tree, built from the working tree through a private index, and what it
+    left out."""
 
     tree: str
     head: str | None
@@ -119,6 +120,15 @@ class SnapshotTree(_Record):
     notebooks: list[dict[str, Any]]
     timings: dict[str, float]
     warnings: list[str] = field(default_factory=list)
+
+    def notices(self) -> list[str]:
+        """Return what the checkpoint's output must say: its warnings, and each file left out."""
+        left_out = [
+            f"'{f.path}' was left out of this checkpoint: {f.size:,} bytes would be stored, "
+            "over the size limit (max-file-size). Its size and SHA-256 are in the record."
+            for f in self.large_files
+        ]
+        return [*self.warnings, *left_out]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +148,8 @@ class Checkpoint(_Record):
     head: str | None
     branch: str | None
     extra: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    """What this checkpoint could not record as it was (files left out, ...), for its output."""
 
 
 @dataclass(frozen=True, slots=True)

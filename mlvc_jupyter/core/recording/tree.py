@@ -1,68 +1,85 @@
-"""Build a snapshot tree of the working tree through a private index.
+"""Build a checkpoint's tree of the working tree through a private index.
 
-The user's ``.git/index`` is copied (its stat cache keeps ``git add`` from re-hashing unchanged
-files), the copy is pointed at with ``GIT_INDEX_FILE``, and only the paths ``git status`` reports
-as changed are staged into it. Notebooks never go through ``git add``: they are stripped
-in-process, and the stripped blob is put in the index, so neither the raw notebook nor the
-repository's own clean filter is ever run. Files over the size limit stay out and are listed.
-The user's index, HEAD and working tree are never written.
+The user's ``.git/index`` is copied with its mtime (its stat cache keeps ``git add`` from
+re-hashing unchanged files, and the mtime keeps git's check of racily clean entries working), the
+copy is pointed at with ``GIT_INDEX_FILE``, and only the paths ``git status`` reports as changed
+are staged into it, through ``git add`` so the user's clean filters run (git LFS relies on them).
+Notebooks never go through ``git add``: they are read whole, stripped in-process, and the
+stripped blob is put in the index. Symlinks are stored as links and nothing is read through one.
+What would be stored over the size limit stays out and is listed. The user's index, HEAD and
+working tree are never written.
+
+:meth:`TreeBuilder.stage` stages the working tree and hands back a :class:`StagedTree`; the
+caller computes its record files from what was staged and passes them to
+:meth:`StagedTree.write_tree`, which returns the finished :class:`CheckpointTree`.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
+import hashlib
 import logging
 import os
 import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlvc_jupyter.core.environment.capture import file_sha256
-from mlvc_jupyter.core.files import atomic_write
-from mlvc_jupyter.core.notebooks.strip import strip_bytes
-from mlvc_jupyter.core.records import LargeFile, SnapshotTree
+from mlvc_jupyter.core.recording import filters
+from mlvc_jupyter.core.recording.stripping import NotebookStripper, StrippedNotebook
+from mlvc_jupyter.core.recording.workfiles import (
+    IsSymlinkError,
+    WorkingFiles,
+    display_path,
+    unique_suffix,
+)
+from mlvc_jupyter.core.records import CheckpointTree, LargeFile
 from mlvc_jupyter.core.repo.repository import Repository, parse_status_entries
-from mlvc_jupyter.errors import GitOperationError, UnreadableNotebookError
+from mlvc_jupyter.errors import GitOperationError
 
-__all__ = ["ExtraFiles", "Snapshotter"]
+__all__ = ["StagedTree", "TreeBuilder"]
 
 log = logging.getLogger(__name__)
 
-_ZERO = "0" * 40
 _NOTEBOOK_SUFFIX = ".ipynb"
-
-_COUNTER = itertools.count()
-
-ExtraFiles = Callable[[SnapshotTree], Mapping[str, bytes]]
+_TIMEOUT = 30.0
+_STAGE_ATTEMPTS = 3
+# git's words for a file that changed between `status` and `add`: stage again.
+_RACES = (
+    "did not match any files",
+    "No such file or directory",
+    "beyond a symbolic link",
+    "unable to index file",
+    "short read",
+)
 
 
 @dataclass(slots=True)
 class _Changes:
     """What ``git status`` on the private index found, sorted by how each path is staged."""
 
+    files: WorkingFiles
     head: str | None = None
     branch: str | None = None
     dirty: list[str] = field(default_factory=list)
     to_add: list[str] = field(default_factory=list)
     notebooks: set[str] = field(default_factory=set)
-    removed_notebooks: set[str] = field(default_factory=set)
+    removals: set[str] = field(default_factory=set)
     large: list[LargeFile] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def to_tree(
         self, tree: str, notebooks: list[dict[str, object]], timings: Mapping[str, float]
-    ) -> SnapshotTree:
-        """Return the record of a snapshot with these changes (``tree`` empty while building)."""
-        return SnapshotTree(
+    ) -> CheckpointTree:
+        """Return the record of these changes (``tree`` empty until the tree is written)."""
+        return CheckpointTree(
             tree=tree,
             head=self.head,
-            branch=self.branch,
-            dirty_files=self.dirty,
+            branch=None if self.branch is None else display_path(self.branch),
+            dirty_files=[display_path(p) for p in self.dirty],
             large_files=self.large,
             notebooks=notebooks,
             timings={k: round(v, 6) for k, v in timings.items()},
@@ -70,102 +87,159 @@ class _Changes:
         )
 
 
-class Snapshotter:
-    """Snapshot one repository's working tree into git trees, caching what does not change.
+class TreeBuilder:
+    """Build checkpoint trees of one repository's working tree, caching what does not change.
 
     Two caches make repeated checkpoints cheap: stripped notebook blobs keyed by the file's
     stat (kept on disk under the runtime folder, so the CLI benefits too), and the list of
-    tracked notebooks, keyed by the stat of the user's index.
+    tracked notebooks, keyed by the stat of the user's index. ``timeout`` bounds the git work
+    of one checkpoint (clean filters included).
     """
 
-    def __init__(self, repo: Repository) -> None:
+    def __init__(self, repo: Repository, *, timeout: float = _TIMEOUT) -> None:
         self.repo = repo
-        self._strip_cache: dict[str, list[object]] | None = None
-        self._strip_cache_dirty = False
-        self._tracked_notebooks: tuple[tuple[int, int], list[str]] | None = None
-        self._pending_cache: dict[str, list[object]] = {}
+        self.timeout = timeout
+        self.notebooks = NotebookStripper(repo)
+        self._tracked_notebooks: tuple[tuple[int, int, int], list[str]] | None = None
         self._swept = False
 
     # -- public ---------------------------------------------------------------------------------
 
-    def build(self, extra_files: ExtraFiles | None = None) -> SnapshotTree:
-        """Snapshot the working tree into a tree, plus files ``extra_files`` returns.
-
-        ``extra_files`` is called once the changes are known (with a :class:`SnapshotTree` whose
-        ``tree`` is still empty) and returns {path: content} to add, e.g. the full record.
+    def build(self, files: Mapping[str, bytes] | None = None) -> CheckpointTree:
+        """Stage the working tree and write its tree, plus ``files`` ({path: content}).
 
         Raises:
-            GitOperationError: a git command failed (disk full, a broken repository, ...).
+            GitOperationError: git failed (disk full, a failing clean filter, a timeout, ...).
+        """
+        with self.stage() as staged:
+            return staged.write_tree(files or {})
+
+    @contextmanager
+    def stage(self) -> Iterator[StagedTree]:
+        """Stage the working tree into a private index, removed when the block ends.
+
+        Raises:
+            GitOperationError: git failed (disk full, a failing clean filter, a timeout, ...).
+            MlvcError: a notebook kept changing while it was read.
         """
         tmp_dir = self.repo.runtime_dir / "tmp"
         tmp_dir.mkdir(exist_ok=True)
         if not self._swept:
             _sweep_dead(tmp_dir)
             self._swept = True
-        index = tmp_dir / f"index.{_unique_suffix()}"
-        user_index = self.repo.paths.git_dir / "index"
-        timings: dict[str, float] = {}
+        index = tmp_dir / f"index.{unique_suffix()}"
         try:
-            start = time.perf_counter()
-            if user_index.exists():
-                shutil.copyfile(user_index, index)
-            env = {"GIT_INDEX_FILE": str(index)}
-            changes = self._collect_changes(env)
-            if changes.to_add:
-                self.repo.git.run(
-                    "add", "-A", "--pathspec-from-file=-", "--pathspec-file-nul",
-                    stdin=_nul_join(changes.to_add),
-                    env={**env, "GIT_LITERAL_PATHSPECS": "1"},
-                )  # fmt: skip
-            timings["stage"] = time.perf_counter() - start
-            tree, notebooks = self._place_blobs(env, changes, extra_files, tmp_dir, timings)
+            yield self._stage(index, time.monotonic() + self.timeout)
         finally:
             for leftover in (index, index.with_name(index.name + ".lock")):
                 leftover.unlink(missing_ok=True)
-        self._save_strip_cache()
-        return changes.to_tree(tree, notebooks, timings)
+        self.notebooks.save()
 
     # -- staging --------------------------------------------------------------------------------
 
-    def _collect_changes(self, env: Mapping[str, str]) -> _Changes:
-        out = self.repo.git.run(
+    def _stage(self, index: Path, deadline: float) -> StagedTree:
+        env = {"GIT_INDEX_FILE": str(index)}
+        start = time.perf_counter()
+        changes = self._stage_changes(index, env, deadline)
+        timings = {"stage": time.perf_counter() - start}
+        staged = StagedTree(self, env, changes, deadline)
+        staged.strip_notebooks(use_cache=True)
+        timings["strip"] = time.perf_counter() - start - timings["stage"]
+        staged.timings.update(timings)
+        return staged
+
+    def _stage_changes(self, index: Path, env: Mapping[str, str], deadline: float) -> _Changes:
+        """Copy the user's index, ask ``status`` what changed, ``add`` it; again on a race."""
+        for attempt in range(1, _STAGE_ATTEMPTS + 1):
+            self._copy_user_index(index)
+            changes = _Changes(files=WorkingFiles(self.repo.root))
+            try:
+                self._collect_changes(env, changes, deadline)
+                if changes.to_add:
+                    self._add(env, changes.to_add, deadline)
+            except GitOperationError as exc:
+                if attempt == _STAGE_ATTEMPTS or not _is_race(exc, deadline):
+                    raise filters.explain(self.repo, exc, changes.to_add, deadline) from exc
+                log.info("the working tree changed while staging (%s); again", exc.message)
+            else:
+                return changes
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _copy_user_index(self, index: Path) -> None:
+        """Copy the user's index with its mtime: git re-checks entries not older than it."""
+        user_index = self.repo.paths.git_dir / "index"
+        try:
+            with open(user_index, "rb") as source:
+                st = os.fstat(source.fileno())
+                with open(index, "wb") as target:
+                    shutil.copyfileobj(source, target)
+        except FileNotFoundError:
+            index.unlink(missing_ok=True)
+            return
+        os.utime(index, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    def _collect_changes(self, env: Mapping[str, str], changes: _Changes, deadline: float) -> None:
+        out = self._git(
             "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
             "--no-renames", "--ignore-submodules=none",
-            env={**env, "GIT_OPTIONAL_LOCKS": "0"},
+            env={**env, "GIT_OPTIONAL_LOCKS": "0"}, deadline=deadline,
         )  # fmt: skip
         parsed = parse_status_entries(out)
-        changes = _Changes(head=parsed.head, branch=parsed.branch)
+        changes.head, changes.branch = parsed.head, parsed.branch
         limit = self.repo.settings.max_file_size
         for _kind, _xy, submodule, path in parsed.entries:
             if path.endswith("/"):  # a nested repository: git would only record a gitlink
                 continue
             if _is_dirty_submodule(submodule):
                 changes.warnings.append(
-                    f"Submodule '{path}' has uncommitted changes: only its commit is recorded. "
-                    "Commit them inside the submodule to have them in the experiment."
+                    f"Submodule '{display_path(path)}' has uncommitted changes: only its commit "
+                    "is recorded. Commit them inside the submodule to have them in the experiment."
                 )
             changes.dirty.append(path)
             self._classify(path, changes, limit)
-        changes.notebooks.update(
-            p for p in self._tracked_notebook_paths() if p not in changes.removed_notebooks
-        )
-        return changes
+        for path in self._tracked_notebook_paths():
+            st = changes.files.lstat(path)
+            if st is not None and stat.S_ISREG(st.st_mode):  # a link stays as git staged it
+                changes.notebooks.add(path)
 
     def _classify(self, path: str, changes: _Changes, limit: int) -> None:
-        try:
-            st = os.lstat(self.repo.root / path)
-        except FileNotFoundError:
-            st = None
-        is_notebook = path.endswith(_NOTEBOOK_SUFFIX)
-        if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > limit:
-            digest = file_sha256(self.repo.root / path)
-            changes.large.append(LargeFile(path=path, size=st.st_size, sha256=digest))
-        elif is_notebook and st is not None and stat.S_ISREG(st.st_mode):
-            changes.notebooks.add(path)
-        elif is_notebook and st is None:
-            changes.removed_notebooks.add(path)
+        st = changes.files.lstat(path)
+        if st is None:  # gone, or below a symlinked folder: git records it deleted
+            changes.removals.add(path)
+        elif path.endswith(_NOTEBOOK_SUFFIX) and stat.S_ISREG(st.st_mode):
+            changes.notebooks.add(path)  # measured once stripped
+        elif stat.S_ISREG(st.st_mode) and st.st_size > limit:
+            try:
+                digest = changes.files.sha256(path)
+            except IsSymlinkError:  # replaced by a link meanwhile: git stores the link
+                changes.to_add.append(path)
+                return
+            if digest is None:
+                changes.removals.add(path)
+            else:
+                changes.large.append(LargeFile(display_path(path), st.st_size, digest))
+                changes.removals.add(path)
         else:
             changes.to_add.append(path)
+
+    def _add(self, env: Mapping[str, str], paths: list[str], deadline: float) -> None:
+        self._git(
+            "add", "-A", "--pathspec-from-file=-", "--pathspec-file-nul",
+            env={**env, "GIT_LITERAL_PATHSPECS": "1"}, deadline=deadline, paths=paths,
+        )  # fmt: skip
+
+    def _git(
+        self, *args: str, env: Mapping[str, str], deadline: float, paths: list[str] | None = None
+    ) -> bytes:
+        """Run a staging git command within the deadline; a clean filter that failed fails it.
+
+        ``paths`` go to git's stdin as NUL-separated pathspecs.
+        """
+        stdin = None if paths is None else _nul_join(paths)
+        remaining = max(deadline - time.monotonic(), 0.001)
+        proc = self.repo.git.run_full(*args, stdin=stdin, env=env, timeout=remaining)
+        filters.refuse_failed_filter(self.repo, args, proc, paths or [])
+        return proc.stdout
 
     def _tracked_notebook_paths(self) -> list[str]:
         """Return the notebooks in the user's index, listed again only when the index changes."""
@@ -174,130 +248,121 @@ class Snapshotter:
             st = user_index.stat()
         except FileNotFoundError:
             return []
-        key = (st.st_size, st.st_mtime_ns)
+        key = (st.st_size, st.st_mtime_ns, st.st_ino)
         if self._tracked_notebooks is None or self._tracked_notebooks[0] != key:
             out = self.repo.git.run("ls-files", "-z", "--", f":(glob)**/*{_NOTEBOOK_SUFFIX}")
             paths = [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
             self._tracked_notebooks = (key, paths)
         return self._tracked_notebooks[1]
 
-    # -- blobs ----------------------------------------------------------------------------------
+    # -- blobs and the index --------------------------------------------------------------------
 
-    def _place_blobs(
-        self,
-        env: Mapping[str, str],
-        changes: _Changes,
-        extra_files: ExtraFiles | None,
-        tmp_dir: Path,
-        timings: dict[str, float],
-    ) -> tuple[str, list[dict[str, object]]]:
-        start = time.perf_counter()
-        entries: dict[str, str] = {}
-        pending: dict[str, bytes] = {}
-        notebooks = [self._strip(path, entries, pending) for path in sorted(changes.notebooks)]
-        timings["strip"] = time.perf_counter() - start
-        if extra_files is not None:
-            pending.update(extra_files(changes.to_tree("", notebooks, timings)))
-        start = time.perf_counter()
-        entries.update(self._hash_blobs(pending, tmp_dir))
-        removals = [*changes.removed_notebooks, *(f.path for f in changes.large)]
-        self._update_index(env, entries, removals)
-        timings["hash"] = time.perf_counter() - start
-        start = time.perf_counter()
-        try:
-            tree = self.repo.git.run("write-tree", env=env).decode().strip()
-        except GitOperationError:
-            if not self._strip_cache:
-                raise
-            # A cached stripped blob may have been pruned by gc: forget the cache, try once more.
-            log.warning("write-tree failed; retrying without the stripped-notebook cache")
-            self._strip_cache = {}
-            self._strip_cache_dirty = True
-            return self._place_blobs(env, changes, extra_files, tmp_dir, timings)
-        timings["write_tree"] = time.perf_counter() - start
-        return tree, notebooks
-
-    def _strip(
-        self, path: str, entries: dict[str, str], pending: dict[str, bytes]
-    ) -> dict[str, object]:
-        full = self.repo.root / path
-        st = full.stat()
-        key = [st.st_size, st.st_mtime_ns, st.st_ino, self._strip_settings_key()]
-        cache = self._load_strip_cache()
-        cached = cache.get(path)
-        if cached is not None and cached[:4] == key:
-            entries[path] = str(cached[4])
-            return {"path": path, "stripped": cached[5] is None, "warning": cached[5]}
-        raw = full.read_bytes()
-        settings = self.repo.settings
-        warning = None
-        try:
-            content = strip_bytes(
-                raw,
-                extra_keys=settings.strip_extra_keys,
-                keep_output_tag=settings.keep_output_tag,
-            )
-        except UnreadableNotebookError as exc:
-            content, warning = raw, f"stored as it is: {exc.message}"
-        pending[path] = content
-        self._pending_cache[path] = [*key, warning]
-        return {"path": path, "stripped": warning is None, "warning": warning}
-
-    def _hash_blobs(self, pending: Mapping[str, bytes], tmp_dir: Path) -> dict[str, str]:
+    def hash_blobs(self, pending: Mapping[str, bytes]) -> dict[str, str]:
         """Write ``pending`` blobs with one ``git hash-object`` and return path -> blob id."""
         if not pending:
             return {}
+        tmp_dir = self.repo.runtime_dir / "tmp"
         with tempfile.TemporaryDirectory(dir=tmp_dir, prefix=f"blobs.{os.getpid()}.") as folder:
-            files = []
+            names = []
             for i, content in enumerate(pending.values()):
                 target = Path(folder, str(i))
                 target.write_bytes(content)
-                files.append(str(target))
+                names.append(str(target))
             out = self.repo.git.run(
                 "hash-object", "-w", "--no-filters", "--stdin-paths",
-                stdin="\n".join(files).encode() + b"\n",
+                stdin="\n".join(names).encode() + b"\n",
             )  # fmt: skip
-        oids = out.decode().split()
-        result = dict(zip(pending, oids, strict=True))
-        cache = self._load_strip_cache()
-        for path, meta in self._pending_cache.items():
-            cache[path] = [*meta[:4], result[path], meta[4]]
-            self._strip_cache_dirty = True
-        self._pending_cache = {}
-        return result
+        return dict(zip(pending, out.decode().split(), strict=True))
 
-    def _update_index(
+    def update_index(
         self, env: Mapping[str, str], entries: Mapping[str, str], removals: Iterable[str]
     ) -> None:
+        """Put blobs at paths (regular files) and drop paths, in one ``update-index``."""
         lines = [f"100644 {oid}\t{path}" for path, oid in entries.items()]
-        lines += [f"0 {_ZERO}\t{path}" for path in removals]
+        lines += [f"0 {self.repo.null_oid}\t{path}" for path in removals]
         if lines:
             self.repo.git.run("update-index", "-z", "--index-info", stdin=_nul_join(lines), env=env)
 
-    # -- the stripped-notebook cache ------------------------------------------------------------
 
-    def _strip_settings_key(self) -> str:
-        settings = self.repo.settings
-        return json.dumps([list(settings.strip_extra_keys), settings.keep_output_tag])
+class StagedTree:
+    """A private index with the working tree staged, written out once with the record files.
 
-    def _cache_file(self) -> Path:
-        return self.repo.runtime_dir / "strip-cache.json"
+    ``preview`` says what was staged (its ``tree`` is still empty): the writer builds its
+    record from it and passes the record files to :meth:`write_tree`.
+    """
 
-    def _load_strip_cache(self) -> dict[str, list[object]]:
-        if self._strip_cache is None:
-            try:
-                loaded = json.loads(self._cache_file().read_text())
-                self._strip_cache = loaded if isinstance(loaded, dict) else {}
-            except (OSError, ValueError):  # a missing or torn cache is only a slower snapshot
-                self._strip_cache = {}
-        return self._strip_cache
+    def __init__(
+        self, builder: TreeBuilder, env: Mapping[str, str], changes: _Changes, deadline: float
+    ) -> None:
+        self._builder = builder
+        self._env = env
+        self._changes = changes
+        self._deadline = deadline
+        self._stripped: list[StrippedNotebook] = []
+        self.timings: dict[str, float] = {}
 
-    def _save_strip_cache(self) -> None:
-        if not self._strip_cache_dirty or self._strip_cache is None:
-            return
-        # A cache: a write lost in a crash only costs time, so it is not flushed to disk.
-        atomic_write(self._cache_file(), json.dumps(self._strip_cache), fsync=False)
-        self._strip_cache_dirty = False
+    @property
+    def preview(self) -> CheckpointTree:
+        """Return what was staged, as a record whose ``tree`` is still empty."""
+        return self._changes.to_tree("", self._notebook_records(), self.timings)
+
+    def strip_notebooks(self, *, use_cache: bool) -> None:
+        """Read and strip every notebook of the checkpoint; measure what would be stored."""
+        changes, limit = self._changes, self._builder.repo.settings.max_file_size
+        if not use_cache:
+            self._builder.notebooks.forget()
+            notebooks = {display_path(p) for p in changes.notebooks}
+            changes.large = [f for f in changes.large if f.path not in notebooks]
+        self._stripped = []
+        for path in sorted(changes.notebooks):
+            stripped = self._builder.notebooks.strip(path, changes.files, self._deadline)
+            if stripped.gone:
+                changes.removals.add(path)
+            elif stripped.content is not None and len(stripped.content) > limit:
+                digest = hashlib.sha256(stripped.content).hexdigest()
+                changes.large.append(LargeFile(display_path(path), len(stripped.content), digest))
+                changes.removals.add(path)
+            elif not stripped.skipped:
+                self._stripped.append(stripped)
+
+    def write_tree(self, files: Mapping[str, bytes]) -> CheckpointTree:
+        """Add ``files`` ({path: content}) and the stripped notebooks, and write the tree.
+
+        Raises:
+            GitOperationError: git failed (disk full, a broken repository, ...).
+        """
+        start = time.perf_counter()
+        builder = self._builder
+        pending = {s.path: s.content for s in self._stripped if s.content is not None}
+        oids = builder.hash_blobs({**pending, **files})
+        for stripped in self._stripped:
+            if stripped.content is not None:
+                builder.notebooks.remember(stripped, oids[stripped.path])
+        entries = {s.path: s.oid for s in self._stripped if s.oid is not None}
+        builder.update_index(self._env, {**entries, **oids}, self._changes.removals)
+        self.timings["hash"] = time.perf_counter() - start
+        start = time.perf_counter()
+        try:
+            tree = builder.repo.git.run("write-tree", env=self._env).decode().strip()
+        except GitOperationError:
+            if not entries:
+                raise
+            # A cached stripped blob may have been pruned by gc: strip again, without the cache.
+            log.warning("write-tree failed; retrying without the stripped-notebook cache")
+            self.strip_notebooks(use_cache=False)
+            return self.write_tree(files)
+        self.timings["write_tree"] = time.perf_counter() - start
+        return self._changes.to_tree(tree, self._notebook_records(), self.timings)
+
+    def _notebook_records(self) -> list[dict[str, object]]:
+        return [s.to_dict() for s in self._stripped]
+
+
+def _is_race(exc: GitOperationError, deadline: float) -> bool:
+    """Return True when git failed because the working tree moved under it (not a timeout)."""
+    if time.monotonic() >= deadline or exc.status is None:
+        return False
+    return exc.status < 0 or any(words in exc.stderr for words in _RACES)
 
 
 def _is_dirty_submodule(state: str) -> bool:
@@ -306,7 +371,7 @@ def _is_dirty_submodule(state: str) -> bool:
 
 
 def _sweep_dead(tmp_dir: Path) -> None:
-    """Remove temporary files left by mlvc processes that died (killed mid-snapshot, say).
+    """Remove temporary files left by mlvc processes that died (killed mid-checkpoint, say).
 
     Only names mlvc writes here (``<kind>.<pid>.<n>``) whose process no longer exists are
     touched; files of live processes are left alone.
@@ -330,11 +395,6 @@ def _is_alive(pid: int) -> bool:
     except PermissionError:  # alive, but another user's
         return True
     return True
-
-
-def _unique_suffix() -> str:
-    """Return ``<pid>.<n>``, unique across the threads and snapshotters of this process."""
-    return f"{os.getpid()}.{next(_COUNTER)}"
 
 
 def _nul_join(items: Iterable[str]) -> bytes:

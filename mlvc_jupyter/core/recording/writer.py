@@ -1,6 +1,6 @@
 """Record experiments: checkpoint commits on ``refs/mlvc/experiments/<id>``.
 
-A checkpoint is a snapshot tree (see :mod:`snapshot`) plus the full record under ``.mlvc/``,
+A checkpoint is a tree of the working tree (see :mod:`tree`) plus the full record under ``.mlvc/``,
 committed with ``commit-tree`` on top of the previous checkpoint (or the user's HEAD for the
 first one) and published with ``update-ref <ref> <new> <old>``, a compare-and-swap. A writer that
 loses a race re-parents its commit onto the winner's and tries again, so concurrent writers to
@@ -9,6 +9,7 @@ one experiment all land and nothing a caller was told was recorded is ever lost.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -32,8 +33,8 @@ from mlvc_jupyter.core.recording.summary import (
     parse_summary,
     summary_to_checkpoint,
 )
-from mlvc_jupyter.core.recording.tree import Snapshotter
-from mlvc_jupyter.core.records import Checkpoint, SnapshotTree
+from mlvc_jupyter.core.recording.tree import TreeBuilder
+from mlvc_jupyter.core.records import Checkpoint, CheckpointTree
 from mlvc_jupyter.core.repo.refs import EXPERIMENTS, ExperimentRef, safety_ref
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import (
@@ -65,7 +66,7 @@ class ExperimentWriter:
 
     def __init__(self, repo: Repository) -> None:
         self.repo = repo
-        self.snapshotter = Snapshotter(repo)
+        self.tree_builder = TreeBuilder(repo)
         self._tips: dict[str, tuple[str, dict[str, Any]]] = {}
         # The configs this writer last recorded, by experiment: (commit, configs). A checkpoint
         # without new configs reuses them instead of reading the previous record back.
@@ -195,9 +196,9 @@ class ExperimentWriter:
             record_configs = configs_mod.serialise_configs(configs)
         else:
             record_configs = self._previous_configs(experiment_id, tip[0]) if tip else {}
-        snap = self.snapshotter.build(
-            lambda preview: self._extra_files(experiment_id, record_configs, details, preview)
-        )
+        with self.tree_builder.stage() as staged:
+            files = self._record_files(experiment_id, record_configs, details, staged.preview)
+            snap = staged.write_tree(files)
         summary = new_summary(
             experiment_id, status=status, message=message, head=snap.head, branch=snap.branch,
             previous=previous, name=name, metrics=None if metrics is None else _metrics(metrics),
@@ -233,12 +234,12 @@ class ExperimentWriter:
             )
         return tip
 
-    def _extra_files(
+    def _record_files(
         self,
         experiment_id: str,
         record_configs: Any,
         details: Mapping[str, Any] | None,
-        preview: SnapshotTree,
+        preview: CheckpointTree,
     ) -> dict[str, bytes]:
         record = {
             "schema": SCHEMA_VERSION,
@@ -263,7 +264,7 @@ class ExperimentWriter:
     def _publish(
         self,
         experiment_id: str,
-        snap: SnapshotTree,
+        snap: CheckpointTree,
         summary: dict[str, Any],
         *,
         creating: bool,
@@ -289,7 +290,8 @@ class ExperimentWriter:
             phases["ref_update"] += time.perf_counter() - committed
             if outcome is Outcome.MOVED:
                 timed = {**snap.timings, **phases, "attempts": attempt}
-                return self._landed(experiment_id, commit, expected, summary, timed)
+                landed = self._landed(experiment_id, commit, expected, summary, timed)
+                return dataclasses.replace(landed, warnings=snap.notices())
             if outcome is Outcome.LOST:
                 if creating:
                     raise _created_meanwhile(experiment_id)
@@ -302,7 +304,7 @@ class ExperimentWriter:
         raise gave_up_error(self.repo, experiment_id, ref, self.max_wait)
 
     def _commit_on(
-        self, tip: tuple[str, dict[str, Any]] | None, snap: SnapshotTree, summary: dict[str, Any]
+        self, tip: tuple[str, dict[str, Any]] | None, snap: CheckpointTree, summary: dict[str, Any]
     ) -> str:
         """Commit ``snap`` as the checkpoint after ``tip`` (numbering ``summary`` to match)."""
         summary["seq"] = (int(tip[1].get("seq", 0)) + 1) if tip else 1
@@ -342,7 +344,7 @@ class ExperimentWriter:
 
         Returns the ref; restore anything from it with ``git checkout <ref> -- <path>``.
         """
-        snap = self.snapshotter.build()
+        snap = self.tree_builder.build()
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
         ref = safety_ref(stamp)
         summary = new_summary(

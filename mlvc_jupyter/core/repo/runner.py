@@ -13,9 +13,11 @@ command lines in error messages.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections import deque
@@ -133,13 +135,16 @@ class Git:
         stdin: bytes | None = None,
         env: Mapping[str, str] | None = None,
         ok_status: Iterable[int] = (0,),
+        timeout: float | None = None,
     ) -> bytes:
         """Run ``git <args>`` and return its stdout.
 
         Raises:
-            GitOperationError: git exited with a status outside ``ok_status``.
+            GitOperationError: git exited with a status outside ``ok_status``, or ran longer
+                than ``timeout`` seconds (it is then killed with the programs it started).
         """
-        return self.run_full(*args, stdin=stdin, env=env, ok_status=ok_status).stdout
+        proc = self.run_full(*args, stdin=stdin, env=env, ok_status=ok_status, timeout=timeout)
+        return proc.stdout
 
     def run_full(
         self,
@@ -147,24 +152,30 @@ class Git:
         stdin: bytes | None = None,
         env: Mapping[str, str] | None = None,
         ok_status: Iterable[int] = (0,),
+        timeout: float | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
         """Run ``git <args>`` and return the completed process (stdout and stderr as bytes).
 
+        With a ``timeout``, git runs in its own process group, so the programs it starts (a
+        clean filter, say) are killed with it when the time is up.
+
         Raises:
-            GitOperationError: git exited with a status outside ``ok_status``.
+            GitOperationError: git exited with a status outside ``ok_status``, or ran longer
+                than ``timeout`` seconds.
         """
         argv = [git_executable(), *_HARDENING, *args]
         full_env = self.env if env is None else {**self.env, **env}
         start = time.perf_counter()
         try:
-            proc = subprocess.run(
-                argv,
-                cwd=self.cwd,
-                env=full_env,
-                input=stdin,
-                capture_output=True,
-                check=False,
-            )
+            proc = _run(argv, cwd=self.cwd, env=full_env, stdin=stdin, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise GitOperationError(
+                f"`{' '.join(_scrub(['git', *args])[:3])}` did not finish within {timeout:g} s "
+                "and was stopped.",
+                command=_scrub(["git", *args]),
+                status=None,
+                stderr=(exc.stderr or b"").decode("utf-8", "replace"),
+            ) from exc
         except OSError as exc:
             raise GitOperationError(
                 f"Could not start git: {exc.strerror}.",
@@ -180,6 +191,31 @@ class Git:
         if proc.returncode not in tuple(ok_status):
             raise _command_error(args, proc)
         return proc
+
+
+def _run(
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    stdin: bytes | None,
+    timeout: float | None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``argv``; past ``timeout``, kill its whole process group and raise TimeoutExpired."""
+    if timeout is None:
+        return subprocess.run(argv, cwd=cwd, env=env, input=stdin, capture_output=True, check=False)
+    pipe = subprocess.PIPE
+    with subprocess.Popen(
+        argv, cwd=cwd, env=env, stdin=pipe, stdout=pipe, stderr=pipe, start_new_session=True
+    ) as proc:
+        try:
+            out, err = proc.communicate(stdin, timeout=max(timeout, 0.001))
+        except subprocess.TimeoutExpired as exc:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            exc.stdout, exc.stderr = proc.communicate()
+            raise
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
 def _command_error(args: Sequence[str], proc: subprocess.CompletedProcess[bytes]) -> MlvcError:
