@@ -176,7 +176,7 @@ def checkpoint_count(repo: Path, experiment_id: str) -> int:
 
 
 def _quotes(text: str, value: str) -> bool:
-    forms = {value, repr(value)[1:-1], ascii(value)[1:-1], value.strip()}
+    forms = {value, repr(value), repr(value)[1:-1], ascii(value)[1:-1], value.strip()}
     return any(form[:20] in text for form in forms if form)
 
 

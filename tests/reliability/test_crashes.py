@@ -60,7 +60,6 @@ def test_sigkill_at_random_moments_loses_nothing(
 # -- stale ref locks (issue 8 item 5) -------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 5: a 10 s old refs/mlvc lock blocks 30 s")
 def test_stale_ref_lock_of_a_killed_update_ref_is_recovered(invariants: Invariants) -> None:
     """A ``<ref>.lock`` left by a SIGKILL in update-ref (older than 5 s) is removed and retried."""
     manager = ExperimentManager(invariants.path, init=False)
@@ -164,10 +163,6 @@ def test_sigkill_at_a_syscall_of_a_git_step(
 
 
 @needs_strace
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 8 (invariant 5, item 4): a killed git step: 'exit status -9', no hint",
-)
 @pytest.mark.parametrize(("step", "syscall", "when"), FAST_POINTS[1:])
 def test_killed_git_step_error_names_a_fix(
     invariants: Invariants, git_wrapper: Path, step: str, syscall: str, when: int
@@ -178,7 +173,6 @@ def test_killed_git_step_error_names_a_fix(
 
 
 @needs_strace
-@pytest.mark.xfail(strict=True, reason="issue 8 item 5: update-ref killed at rename leaves a lock")
 def test_sigkill_in_update_ref_leaves_no_blocking_lock(
     invariants: Invariants, git_wrapper: Path, counts: Counts
 ) -> None:

@@ -51,7 +51,6 @@ def _clean_filter(repo: GitRepo, command: str) -> None:
     repo.commit("filter")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 9: failing filter: `git add` error, no hint")
 def test_failing_clean_filter_is_named_and_the_ref_stays(git_repo: GitRepo) -> None:
     """A failing required clean filter: an error naming filter and file; nothing recorded."""
     manager = ExperimentManager(git_repo.path, init=False)
@@ -75,7 +74,6 @@ def test_clean_filter_output_is_what_a_checkpoint_stores(git_repo: GitRepo) -> N
     assert stored == "key = 'REDACTED'\n"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 9: textconv runs in config_changes")
 def test_textconv_never_runs_for_config_changes(git_repo: GitRepo, tmp_path: Path) -> None:
     """A ``diff.<driver>.textconv`` program never runs when mlvc diffs a config file."""
     marker = tmp_path / "marker"
@@ -105,7 +103,6 @@ def test_smudge_runs_in_reproduction(git_repo: GitRepo, tmp_path: Path) -> None:
 # -- end() must not record and then fail (item 6) ------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 6: end(tag='v1\\n') records, then fails")
 def test_end_with_a_bad_tag_records_nothing(started: Invariants) -> None:
     """``end(tag="v1\\n")`` is refused before the final checkpoint is recorded."""
     manager = ExperimentManager(started.path, init=False)
@@ -114,7 +111,6 @@ def test_end_with_a_bad_tag_records_nothing(started: Invariants) -> None:
     started.check(next_call="e1")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 items 6, 9: broken gpg: checkpoint recorded first")
 def test_end_with_broken_gpg_signing_records_nothing(started: Invariants) -> None:
     """``tag.gpgSign`` with a failing ``gpg.program``: found before the ref moves."""
     started.repo.git("config", "tag.gpgSign", "true")

@@ -33,10 +33,10 @@ _NAMES = st.one_of(
     st.text(st.sampled_from("aZ09._-/@{}^~:?*[\\ \n\t\x7f"), max_size=12),
     st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,20}\n?", fullmatch=True),
 )
-_NEWLINE = pytest.mark.xfail(
-    strict=True, reason="issue 8 item 7: 'a\\n' passes the id regex, then git fails garbled"
-)
-_SUSPECTS = [pytest.param(n, marks=_NEWLINE) for n in ("a\n", "v1\n", "exp\n")] + [
+_SUSPECTS = [
+    "a\n",
+    "v1\n",
+    "exp\n",
     "a.lock",
     "a..b",
     "-rf",
@@ -108,19 +108,16 @@ def _check_kind(manager: ExperimentManager, counts: Counts, kind: str) -> None:
     prop()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 7: '$' lets 'a\\n' through as an id")
 def test_ids_never_accept_what_git_rejects(oracle_repo: ExperimentManager, counts: Counts) -> None:
     """Experiment ids: nothing ``git check-ref-format refs/mlvc/experiments/<id>`` rejects."""
     _check_kind(oracle_repo, counts, "id")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 7: '$' lets 'a\\n' through as a tag")
 def test_tags_never_accept_what_git_rejects(oracle_repo: ExperimentManager, counts: Counts) -> None:
     """Tag names: nothing ``git check-ref-format refs/tags/<tag>`` rejects."""
     _check_kind(oracle_repo, counts, "tag")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 7: '$' lets 'a\\n' through as a branch")
 def test_branches_never_accept_what_git_rejects(
     oracle_repo: ExperimentManager, counts: Counts
 ) -> None:
@@ -141,7 +138,6 @@ def test_rejected_ids_are_quoted_in_a_clear_error(
 # -- tag rules that git alone does not give -------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 7: tag 'good' accepted beside 'Good'")
 def test_tag_differing_only_by_case_is_refused(invariants: Invariants) -> None:
     """Tags, like ids, are refused when they differ only by case from an existing one."""
     manager = ExperimentManager(invariants.path, init=False)
@@ -153,7 +149,6 @@ def test_tag_differing_only_by_case_is_refused(invariants: Invariants) -> None:
     assert manager.history("b") == before, "the failed end recorded a checkpoint"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 7: a tag named 'main' is accepted")
 def test_tag_named_like_a_branch_is_refused(invariants: Invariants) -> None:
     """A tag named after an existing branch makes ``git log main`` ambiguous: refused."""
     manager = ExperimentManager(invariants.path, init=False)
@@ -241,7 +236,6 @@ NUL_CALLS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 8: 'ValueError: embedded null byte'")
 @pytest.mark.parametrize("call", NUL_CALLS.values(), ids=NUL_CALLS.keys())
 def test_nul_byte_in_a_path_is_a_clear_error(invariants: Invariants, call: Callable) -> None:
     """A path with a NUL byte gives an MlvcError quoting it, not ``ValueError``."""
@@ -251,7 +245,6 @@ def test_nul_byte_in_a_path_is_a_clear_error(invariants: Invariants, call: Calla
     invariants.check(next_call="a")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 8: 'ValueError: embedded null byte' in init")
 def test_nul_byte_in_the_project_path_is_a_clear_error(tmp_path: Path) -> None:
     """Opening a project at a path with a NUL byte gives an MlvcError quoting it."""
     expect_error(lambda: ExperimentManager(str(tmp_path / "a\0b")), quoting="a\0b")
@@ -264,7 +257,6 @@ SURROGATES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 8: UnicodeEncodeError from a lone surrogate")
 @pytest.mark.parametrize("call", SURROGATES.values(), ids=SURROGATES.keys())
 def test_lone_surrogate_is_a_clear_error(invariants: Invariants, call: Callable) -> None:
     """A lone surrogate in a message or config gives an MlvcError, and records nothing."""

@@ -76,7 +76,6 @@ def _race(inv: Invariants, mode: str, n: int, tmp: Path, allowed: set[bytes]) ->
     return problems
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 4: checkpoints fail/tear during saves")
 @pytest.mark.parametrize("mode", ["jupyter", "atomic"])
 def test_notebook_saved_during_checkpoints(
     git_repo: GitRepo, counts: Counts, tmp_path: Path, mode: str
@@ -123,7 +122,6 @@ def _racy_round(tmp_path: Path, i: int) -> list[str]:
     return problems
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7: racy git: `end` stores LR = 0.1, disk has 0.5")
 def test_same_size_edit_in_the_same_second_is_recorded(counts: Counts, tmp_path: Path) -> None:
     """Every checkpoint's params.py equals the bytes on disk when it was taken."""
     problems = [p for i in range(counts.racy_rounds) for p in _racy_round(tmp_path, i)]

@@ -37,7 +37,6 @@ def started(invariants: Invariants) -> Invariants:
 # -- reproduce targets (item 1) ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 1: reproduce deletes the linked worktree")
 def test_reproduce_refuses_the_users_linked_worktree(started: Invariants, tmp_path: Path) -> None:
     """``--dir ../feature``, the user's clean worktree: refused; its ignored files stay too."""
     feature = tmp_path / "feature"
@@ -53,7 +52,6 @@ def test_reproduce_refuses_the_users_linked_worktree(started: Invariants, tmp_pa
     started.check(next_call="e1")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 1: reproduce writes inside .git/refs")
 def test_reproduce_refuses_a_target_inside_git(started: Invariants) -> None:
     """A target inside ``.git`` is refused before anything is written there."""
     target = started.path / ".git" / "refs" / "heads" / "evil"
@@ -100,15 +98,7 @@ def _link(repo: GitRepo, name: str, target: Path, *, tracked: bool) -> None:
         repo.commit(f"add {name}")
 
 
-_FOLLOWED = pytest.mark.xfail(
-    strict=True,
-    reason="issue 8 item 2: tracked passwd.ipynb stored as 100644 with the target's bytes",
-)
-
-
-@pytest.mark.parametrize(
-    "tracked", [pytest.param(True, marks=_FOLLOWED), False], ids=["tracked", "untracked"]
-)
+@pytest.mark.parametrize("tracked", [True, False], ids=["tracked", "untracked"])
 def test_symlinked_notebook_is_stored_as_a_symlink(
     git_repo: GitRepo, outside: Path, tracked: bool
 ) -> None:
@@ -142,7 +132,6 @@ def test_symlinked_folder_out_of_the_project_is_not_followed(
     inv.check(next_call="e1")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 2: reproduce writes the target's bytes")
 def test_reproduce_writes_a_symlink_back_as_a_symlink(
     git_repo: GitRepo, outside: Path, tmp_path: Path
 ) -> None:

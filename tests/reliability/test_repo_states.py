@@ -115,14 +115,12 @@ def test_no_identity(git_repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None
 # -- where a repository must not be created (item 3) --------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 3: 'repo/.git' makes repo/.git/.git")
 def test_opening_the_git_folder_creates_nothing(git_repo: GitRepo) -> None:
     """``ExperimentManager("repo/.git")`` refuses; no nested repository appears."""
     expect_error(lambda: ExperimentManager(git_repo.path / ".git"), quoting=".git")
     assert not (git_repo.path / ".git" / ".git").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 3 (issue 7 rule): git init runs in $HOME")
 def test_opening_the_home_folder_creates_nothing() -> None:
     """The home directory itself is never made a repository."""
     home = Path(os.environ["HOME"])
@@ -139,9 +137,6 @@ def foreign_repo(git_repo: GitRepo) -> GitRepo:
     return git_repo
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 8 item 3: 'not inside a git working tree' + .gitignore"
-)
 def test_another_owner_gets_gits_message_and_nothing_written(foreign_repo: GitRepo) -> None:
     """Another owner: git's "dubious ownership" and its safe.directory command come through."""
     listing = sorted(p.name for p in foreign_repo.path.iterdir())

@@ -56,7 +56,6 @@ def _commit_under_limit(inv: Invariants, limit: int) -> str | None:
     return None if result["hint"] else f"limit {limit}: no hint: {result}"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 6: ref moved, then 'File too large' reported")
 def test_file_size_limit_at_each_phase(invariants: Invariants) -> None:
     """RLIMIT_FSIZE from 0 to 1 MiB: failure means ref unchanged; success means ref moved."""
     manager = ExperimentManager(invariants.path, init=False)

@@ -168,8 +168,10 @@ def config_changes(repo: Repository, path: str | os.PathLike[str]) -> list[Confi
     """
     rel = repo.relpath(path)
     tips = ["HEAD"] if repo.head()[0] else []
+    # The user's textconv and external diff drivers are programs: they never run for our diffs.
     out = repo.git.run(
-        "log", "--source", "-p", "--no-color", "--format=%x01%H%x00%aI%x00%S%x00%s",
+        "log", "--source", "-p", "--no-color", "--no-textconv", "--no-ext-diff",
+        "--format=%x01%H%x00%aI%x00%S%x00%s",
         *tips, f"--glob={EXPERIMENTS}/*", "--", f":(literal){rel}",
     )  # fmt: skip
     changes = []

@@ -221,29 +221,47 @@ def _run(
 def _command_error(args: Sequence[str], proc: subprocess.CompletedProcess[bytes]) -> MlvcError:
     stderr = proc.stderr.decode("utf-8", "replace").strip()
     command = _scrub(["git", *args])
-    first = stderr.splitlines()[-1] if stderr else f"exit status {proc.returncode}"
-    hint = None
-    if "No space left on device" in stderr:
-        hint = "The disk is full: free some space and retry; nothing was recorded."
-    elif "File too large" in stderr:
-        hint = "A file size limit was hit while writing to the repository; nothing was recorded."
-    elif "index.lock" in stderr:
-        hint = (
-            "Another git process holds the repository's index lock. If no git command is "
-            "running, remove .git/index.lock and retry."
-        )
-    elif "dubious ownership" in stderr:
-        hint = (
-            "git refuses a repository owned by another user. If you trust it, run the "
-            "`git config --global --add safe.directory <path>` command git printed above."
-        )
+    if proc.returncode < 0:
+        first = f"killed by signal {_signal_name(-proc.returncode)}"
+    else:
+        first = stderr.splitlines()[-1] if stderr else f"exit status {proc.returncode}"
     return GitOperationError(
         f"`{' '.join(command[:3])}` failed: {_scrub([first])[0]}",
         command=command,
         status=proc.returncode,
         stderr=stderr,
-        hint=hint,
+        hint=_hint_for(stderr, proc.returncode),
     )
+
+
+def _hint_for(stderr: str, status: int) -> str | None:
+    if status < 0:
+        return (
+            "git was stopped from outside (out of memory, or a process killed it); nothing "
+            "half-written is kept. Retry; if it happens again, check memory and running jobs."
+        )
+    if "No space left on device" in stderr:
+        return "The disk is full: free some space and retry; nothing was recorded."
+    if "File too large" in stderr:
+        return "A file size limit was hit while writing to the repository; nothing was recorded."
+    if "index.lock" in stderr:
+        return (
+            "Another git process holds the repository's index lock. If no git command is "
+            "running, remove .git/index.lock and retry."
+        )
+    if "dubious ownership" in stderr:
+        return (
+            "git refuses a repository owned by another user. If you trust it, run the "
+            "`git config --global --add safe.directory <path>` command git printed above."
+        )
+    return None
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 def discover(path: Path) -> RepoPaths:
