@@ -7,6 +7,7 @@ install` writes, so these tests need no console script on PATH and always run.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import mlvc_jupyter
+from mlvc_jupyter import ExperimentManager
 from tests.conftest import GitRepo
 from tests.integration.test_cli import mlvc, notebook
 
@@ -92,3 +94,23 @@ def test_strip_stdin_still_fails_on_an_unreadable_notebook(tmp_path: Path) -> No
 
     assert (proc.returncode, proc.stdout) == (1, b"")
     assert proc.stderr.decode().startswith("error: The notebook is not valid JSON")
+
+
+def test_a_broken_notebook_filter_never_blocks_a_checkpoint(git_repo: GitRepo) -> None:
+    """Checkpoints strip notebooks themselves: a notebook filter is never run, even broken.
+
+    git's status re-reads a file through its clean filter when the stat data changed but the
+    size did not (a notebook saved again, or only touched): that is the case tested.
+    """
+    git_repo.write({"nb.ipynb": notebook(), ".gitattributes": "*.ipynb filter=broken\n"})
+    git_repo.commit("notebook")
+    marker = git_repo.path.parent / "filter-ran"
+    git_repo.git("config", "filter.broken.clean", f"touch '{marker}'; exit 1")
+    git_repo.git("config", "filter.broken.required", "true")
+    path = git_repo.path / "nb.ipynb"
+    later = path.stat().st_mtime + 10
+    os.utime(path, (later, later))
+    commit = ExperimentManager(git_repo.path).start("e1").commit
+    stored = json.loads(git_repo.git("cat-file", "-p", f"{commit}:nb.ipynb"))
+    assert stored["cells"][0]["outputs"] == []
+    assert not marker.exists()

@@ -179,10 +179,14 @@ class TreeBuilder:
         os.utime(index, ns=(st.st_atime_ns, st.st_mtime_ns))
 
     def _collect_changes(self, env: Mapping[str, str], changes: _Changes, deadline: float) -> None:
+        # Status runs with every clean filter off: a changed file is then merely reported, and
+        # `git add` (files) or the in-process stripper (notebooks) stores it. A notebook filter,
+        # broken or slow (one Python process per notebook), never runs for a checkpoint.
         out = self._git(
             "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
             "--no-renames", "--ignore-submodules=none",
-            env={**env, "GIT_OPTIONAL_LOCKS": "0"}, deadline=deadline,
+            env={**env, "GIT_OPTIONAL_LOCKS": "0", **_filters_off(self.repo.filter_drivers())},
+            deadline=deadline,
         )  # fmt: skip
         parsed = parse_status_entries(out)
         changes.head, changes.branch = parsed.head, parsed.branch
@@ -363,6 +367,19 @@ def _is_race(exc: GitOperationError, deadline: float) -> bool:
     if time.monotonic() >= deadline or exc.status is None:
         return False
     return exc.status < 0 or any(words in exc.stderr for words in _RACES)
+
+
+def _filters_off(drivers: Iterable[str]) -> dict[str, str]:
+    """Return the environment that turns the named filter drivers off for one git call."""
+    settings = [
+        (f"filter.{name}.{key}", value)
+        for name in drivers
+        for key, value in (("clean", ""), ("process", ""), ("required", "false"))
+    ]
+    env = {"GIT_CONFIG_COUNT": str(len(settings))}
+    for i, (key, value) in enumerate(settings):
+        env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = key, value
+    return env if settings else {}
 
 
 def _is_dirty_submodule(state: str) -> bool:

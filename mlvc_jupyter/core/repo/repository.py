@@ -135,6 +135,7 @@ class Repository:
         self.root = paths.toplevel
         self.base = base or paths.toplevel
         self.git = Git(paths.toplevel)
+        self._filter_drivers: tuple[tuple[int, ...], tuple[str, ...]] | None = None
         self.created = created
         """True when this object ran ``git init``: faces say so, with the path."""
 
@@ -244,6 +245,27 @@ class Repository:
                 "GIT_COMMITTER_EMAIL": FALLBACK_EMAIL,
             }
         return {}
+
+    def filter_drivers(self) -> tuple[str, ...]:
+        """Return the names of the filter drivers git's configuration defines.
+
+        Read with ``git config`` (so every level and ``GIT_CONFIG_*`` count), and again only
+        when the repository's or the global config file changes.
+        """
+        key = tuple(_mtime(path) for path in self._config_files())
+        if self._filter_drivers is None or self._filter_drivers[0] != key:
+            out = self.git.run(
+                "config", "--name-only", "--get-regexp", r"^filter\..*\.(clean|process)$",
+                ok_status=(0, 1),
+            )  # fmt: skip
+            names = {line.rsplit(".", 1)[0][len("filter.") :] for line in _lines(out)}
+            self._filter_drivers = (key, tuple(sorted(names)))
+        return self._filter_drivers[1]
+
+    def _config_files(self) -> list[Path]:
+        home = Path(os.environ.get("HOME", "~")).expanduser()
+        global_file = os.environ.get("GIT_CONFIG_GLOBAL") or str(home / ".gitconfig")
+        return [self.paths.common_dir / "config", Path(global_file)]
 
     @cached_property
     def uses_fallback_identity(self) -> bool:
@@ -465,3 +487,14 @@ def _state(head: str | None, by_kind: dict[str, list[str]]) -> GitStatus:
     if by_kind["untracked"]:
         return GitStatus.UNTRACKED
     return GitStatus.CLEAN
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _lines(out: bytes) -> list[str]:
+    return out.decode("utf-8", "surrogateescape").splitlines()
