@@ -16,7 +16,7 @@ import pytest
 
 from mlvc_jupyter.api import ExperimentVersionControl, VersionControlManager
 from mlvc_jupyter.core.manager import ExperimentManager
-from mlvc_jupyter.core.repo.repository import refuse_creation_place
+from mlvc_jupyter.core.repo.places import refuse_creation_place
 from mlvc_jupyter.errors import MlvcError, NotARepositoryError
 from mlvc_jupyter.kernel import open_manager
 from tests.conftest import GitRepo, git

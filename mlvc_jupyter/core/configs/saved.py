@@ -13,8 +13,9 @@ from mlvc_jupyter.core.reading import listing
 from mlvc_jupyter.core.recording.summary import now
 from mlvc_jupyter.core.recording.writer import ExperimentWriter
 from mlvc_jupyter.core.records import ConfigChange, ConfigRestore
+from mlvc_jupyter.core.repo.places import user_path
 from mlvc_jupyter.core.repo.refs import EXPERIMENTS, is_experiment_id
-from mlvc_jupyter.core.repo.repository import Repository, user_path
+from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import ConfigError
 
 __all__ = ["config_changes", "create", "load", "restore"]

@@ -37,7 +37,8 @@ from mlvc_jupyter.core.recording.workfiles import (
     unique_suffix,
 )
 from mlvc_jupyter.core.records import CheckpointTree, LargeFile
-from mlvc_jupyter.core.repo.repository import Repository, parse_status_entries
+from mlvc_jupyter.core.repo.repository import Repository
+from mlvc_jupyter.core.repo.status import parse_status_entries
 from mlvc_jupyter.errors import GitOperationError
 
 __all__ = ["StagedTree", "TreeBuilder"]

@@ -4,121 +4,29 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from mlvc_jupyter.core.records import CommitInfo, FileVersionInfo, GitStatus, RepoStatus
+from mlvc_jupyter.core.records import CommitInfo, FileVersionInfo, RepoStatus
 from mlvc_jupyter.core.repo.gitignore import ML_GITIGNORE
+from mlvc_jupyter.core.repo.places import (
+    inside_git_dir,
+    not_a_repository,
+    refuse_creation_place,
+    refuse_if_git_refuses,
+    user_path,
+)
 from mlvc_jupyter.core.repo.runner import Git, RepoPaths, discover
 from mlvc_jupyter.core.repo.settings import Settings, load_settings
-from mlvc_jupyter.errors import GitOperationError, MlvcError, NotARepositoryError
+from mlvc_jupyter.core.repo.status import parse_status
+from mlvc_jupyter.errors import MlvcError, NotARepositoryError
 
-__all__ = [
-    "Repository",
-    "StatusEntries",
-    "inside_git_dir",
-    "parse_status_entries",
-    "refuse_creation_place",
-    "user_path",
-]
+__all__ = ["Repository"]
 
 log = logging.getLogger(__name__)
 
 FALLBACK_NAME = "mlvc"
 FALLBACK_EMAIL = "mlvc@localhost"
-
-
-def user_path(value: object, *, what: str = "path") -> Path:
-    """Return a path the user gave, with ``~`` expanded, after checking that it can be one.
-
-    Every entry point that takes a path goes through here, so a wrong type or a NUL byte
-    (which the operating system cannot take) gets a clear error instead of a ``ValueError``.
-
-    Raises:
-        MlvcError: ``value`` is not a str or path-like, or holds a NUL byte.
-    """
-    if not isinstance(value, str | os.PathLike):
-        raise MlvcError(
-            f"Expected a {what}, got {type(value).__name__} {value!r}.",
-            hint="Pass the path as a string or pathlib.Path.",
-        )
-    text = os.fspath(value)
-    if (b"\0" if isinstance(text, bytes) else "\0") in text:
-        raise MlvcError(
-            f"The {what} {text!r} contains a NUL byte, which no file name can hold.",
-            hint="Check where the path came from; remove the \\x00 character.",
-        )
-    return Path(os.fsdecode(text)).expanduser()
-
-
-def inside_git_dir(folder: Path) -> bool:
-    """Return True if ``folder`` is, or would be, inside git's own files.
-
-    That is a folder named ``.git`` or below one, or inside any repository's git directory
-    or a bare repository (asked of git from the nearest folder that exists).
-    """
-    absolute = folder.absolute()
-    parts = (*absolute.parts, *absolute.resolve().parts)
-    if any(part.casefold() == ".git" for part in parts):
-        return True
-    existing = next(p for p in (absolute, *absolute.parents) if p.is_dir())
-    out = Git(existing).run(
-        "rev-parse", "--is-inside-git-dir", "--is-bare-repository", ok_status=(0, 128)
-    )
-    return b"true" in out.split()
-
-
-def refuse_creation_place(folder: Path) -> None:
-    """Refuse to create a repository in ``/``, the home folder, a bare repository or ``.git``.
-
-    Raises:
-        NotARepositoryError: ``folder`` is one of those places.
-    """
-    absolute = folder.absolute()
-    if absolute == Path(absolute.anchor):
-        why = f"'{absolute}' is the root of the file system"
-    elif absolute.resolve() == Path.home().resolve():
-        why = f"'{absolute}' is your home folder"
-    elif inside_git_dir(absolute):
-        raise _not_a_repository(absolute, inside_git=True)
-    else:
-        return
-    raise NotARepositoryError(
-        f"Refusing to create a git repository here: {why}.",
-        path=str(absolute),
-        hint="Name the project's own folder, e.g. `%vc_init ~/projects/cifar` "
-        "(CLI: `mlvc init ~/projects/cifar`).",
-    )
-
-
-def _not_a_repository(folder: Path, *, inside_git: bool) -> NotARepositoryError:
-    """Return the error for a folder outside any working tree, saying what to open instead."""
-    if inside_git:
-        return NotARepositoryError(
-            f"'{folder}' is inside git's own files (a .git folder or a bare repository), "
-            "not a working tree.",
-            path=str(folder),
-            hint="Open the project's working tree: the folder that holds .git.",
-        )
-    return NotARepositoryError(
-        f"'{folder}' is not inside a git working tree.",
-        path=str(folder),
-        hint=f"Create a repository there with `%vc_init {folder}` (CLI: `mlvc init {folder}`), "
-        "or open a folder inside an existing repository.",
-    )
-
-
-def _refuse_if_git_refuses(folder: Path, exc: NotARepositoryError) -> None:
-    """Pass git's own reason through when it refuses a repository (another user's)."""
-    cause = exc.__cause__
-    if isinstance(cause, GitOperationError) and "dubious ownership" in cause.stderr:
-        raise NotARepositoryError(
-            f"git refuses to open the repository at '{folder}':\n{cause.stderr}",
-            path=str(folder),
-            hint="It belongs to another user. If you trust it, run the `git config --global "
-            "--add safe.directory ...` command above; mlvc never adds that exception itself.",
-        ) from cause
 
 
 class Repository:
@@ -169,9 +77,9 @@ class Repository:
             try:
                 return cls(discover(folder), base=folder)
             except NotARepositoryError as exc:
-                _refuse_if_git_refuses(folder, exc)
+                refuse_if_git_refuses(folder, exc)
                 if not init:
-                    raise _not_a_repository(folder, inside_git=inside_git_dir(folder)) from None
+                    raise not_a_repository(folder, inside_git=inside_git_dir(folder)) from None
         elif not init:
             raise NotARepositoryError(
                 f"'{folder}' does not exist.",
@@ -315,7 +223,7 @@ class Repository:
             "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all", "--no-renames",
             env={"GIT_OPTIONAL_LOCKS": "0"},
         )  # fmt: skip
-        return _parse_status(str(self.root), out)
+        return parse_status(str(self.root), out)
 
     def is_inside(self, path: Path) -> bool:
         """Return True if ``path`` (resolved) lies inside the working tree."""
@@ -413,80 +321,6 @@ class Repository:
     def checked_out_branches(self) -> set[str]:
         """Return the branch refs checked out in any worktree."""
         return {branch for branch in self.worktrees().values() if branch}
-
-
-@dataclass(slots=True)
-class StatusEntries:
-    """``git status --porcelain=v2 --branch -z`` output, parsed: HEAD, branch and entries."""
-
-    head: str | None = None
-    branch: str | None = None
-    entries: list[tuple[str, str, str, str]] = field(default_factory=list)
-    """(kind, XY, submodule state, path): kind '1' changed, 'u' unmerged, '?' untracked.
-
-    The submodule state is git's ``N...`` for a plain file, ``S<c><m><u>`` for a submodule.
-    """
-
-
-def parse_status_entries(out: bytes) -> StatusEntries:
-    """Parse porcelain v2 status run with ``--branch -z --no-renames``."""
-    parsed = StatusEntries()
-    for entry in out.decode("utf-8", "surrogateescape").split("\0"):
-        if entry.startswith("# branch.oid "):
-            value = entry[len("# branch.oid ") :]
-            parsed.head = None if value == "(initial)" else value
-        elif entry.startswith("# branch.head "):
-            value = entry[len("# branch.head ") :]
-            parsed.branch = None if value == "(detached)" else value
-        elif entry.startswith("1 "):
-            parts = entry.split(" ", 8)
-            parsed.entries.append(("1", parts[1], parts[2], parts[8]))
-        elif entry.startswith("u "):
-            parts = entry.split(" ", 10)
-            parsed.entries.append(("u", parts[1], parts[2], parts[10]))
-        elif entry.startswith("? "):
-            parsed.entries.append(("?", "??", "N...", entry[2:]))
-    return parsed
-
-
-def _parse_status(root: str, out: bytes) -> RepoStatus:
-    parsed = parse_status_entries(out)
-    by_kind: dict[str, list[str]] = {
-        "staged": [],
-        "modified": [],
-        "untracked": [],
-        "conflicted": [],
-    }
-    for kind, xy, _submodule, path in parsed.entries:
-        if kind == "u":
-            by_kind["conflicted"].append(path)
-        elif kind == "?":
-            by_kind["untracked"].append(path)
-        else:
-            if xy[0] != ".":
-                by_kind["staged"].append(path)
-            if xy[1] != ".":
-                by_kind["modified"].append(path)
-    return RepoStatus(
-        root=root,
-        state=_state(parsed.head, by_kind),
-        branch=parsed.branch,
-        head=parsed.head,
-        detached=parsed.branch is None and parsed.head is not None,
-        **by_kind,
-    )
-
-
-def _state(head: str | None, by_kind: dict[str, list[str]]) -> GitStatus:
-    if head is None:
-        return GitStatus.EMPTY
-    if by_kind["conflicted"]:
-        return GitStatus.CONFLICTED
-    if by_kind["staged"] or by_kind["modified"]:
-        return GitStatus.MODIFIED
-    if by_kind["untracked"]:
-        return GitStatus.UNTRACKED
-    return GitStatus.CLEAN
 
 
 def _mtime(path: Path) -> int:

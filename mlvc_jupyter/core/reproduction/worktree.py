@@ -10,7 +10,8 @@ from typing import NoReturn
 
 from mlvc_jupyter.core.files import atomic_write
 from mlvc_jupyter.core.reading.listing import get
-from mlvc_jupyter.core.repo.repository import Repository, inside_git_dir, user_path
+from mlvc_jupyter.core.repo.places import inside_git_dir, user_path
+from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import DirtyWorkingTreeError, MlvcError
 
 __all__ = ["default_worktree", "materialise", "worktree_of"]
