@@ -16,6 +16,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from mlvc_jupyter.cli.output import print_error
 from mlvc_jupyter.cli.parser import build_parser
 from mlvc_jupyter.core.reading.options import join_dash_values
 from mlvc_jupyter.errors import MlvcError
@@ -38,15 +39,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = _configure_logging(logger, verbose=args.verbose)
     try:
         status: int = args.func(args)
-    except MlvcError as exc:
-        _report(exc.message, exc.hint, verbose=args.verbose)
-        return 1
     except BrokenPipeError:  # `mlvc log | head`: the reader left; say nothing more
         _silence_stdout()
         return 1
-    except OSError as exc:  # a file the user named cannot be read or written
-        where = f": {exc.filename}" if exc.filename else ""
-        _report(f"{exc.strerror or exc}{where}", None, verbose=args.verbose)
+    except (MlvcError, OSError) as exc:  # OSError: a file the user named cannot be used
+        if args.verbose:
+            traceback.print_exc(file=sys.stderr)
+        print_error(exc)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -55,14 +54,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.removeHandler(handler)
         logger.setLevel(previous_level)
     return status
-
-
-def _report(message: str, hint: str | None, *, verbose: bool) -> None:
-    if verbose:
-        traceback.print_exc(file=sys.stderr)
-    print(f"error: {message}", file=sys.stderr)
-    if hint:
-        print(f"hint: {hint}", file=sys.stderr)
 
 
 def _silence_stdout() -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlvc_jupyter import render
+from mlvc_jupyter.cli.output import print_error
 from mlvc_jupyter.core.configs.values import load_config_file
 from mlvc_jupyter.core.files import atomic_write
 from mlvc_jupyter.errors import MlvcError, NotARepositoryError
@@ -297,10 +298,7 @@ def cmd_strip(args: argparse.Namespace) -> int:
                 atomic_write(path, stripped)
         except (UnreadableNotebookError, OSError) as exc:
             failed += 1
-            message, hint = _describe(exc)
-            print(f"error: {name}: {message}", file=sys.stderr)
-            if hint:
-                print(f"hint: {hint}", file=sys.stderr)
+            print_error(exc, subject=name)
             continue
         if stripped != data:
             changed += 1
@@ -326,12 +324,6 @@ def _strip_stream(data: bytes, strip: Callable[[bytes], bytes], filtered: str | 
             raise
         print(f"warning: {filtered}: {exc.message} git stores it as it is.", file=sys.stderr)
         return data
-
-
-def _describe(exc: MlvcError | OSError) -> tuple[str, str | None]:
-    if isinstance(exc, MlvcError):
-        return exc.message, exc.hint
-    return exc.strerror or str(exc), None
 
 
 def _strip_settings(args: argparse.Namespace) -> tuple[tuple[str, ...], str]:

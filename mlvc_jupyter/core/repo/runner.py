@@ -8,7 +8,13 @@ is logged with its duration.
 The hot paths (snapshot, listing) drive git plumbing processes directly: GitPython's object model
 is quadratic on packed refs and its index writer loses commits under concurrency (see
 ``anchors/reliability.md``). GitPython is used for what it does well here: scrubbing passwords from
-command lines in error messages.
+command lines in error messages (and, with the remotes, fetch and push with progress).
+
+Configuration is read with ``git config`` itself, not GitPython's config reader: measured here,
+that reader resolves only the system, global and repository files, so it misses what git honours
+(``GIT_CONFIG_GLOBAL``, ``GIT_CONFIG_NOSYSTEM``, ``GIT_CONFIG_COUNT``, ``-c``, worktree config),
+and ``import git`` alone costs about 230 ms. The reads that matter (identity, signing, filter
+drivers) happen once per process or when a config file changes.
 """
 
 from __future__ import annotations
