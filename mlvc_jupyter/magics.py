@@ -139,11 +139,18 @@ class VCMagics(Magics):
         """Record this kernel's experiments in the repository of a folder (git init if needed).
 
         Experiments go to hidden refs (refs/mlvc/...): your branch, HEAD and index stay as
-        they are. Without PATH, the current folder is used, as on first use of any magic.
+        they are. Without PATH, the current folder is used. A repository is created only here,
+        in the folder you name (never in /, your home folder, a bare repository or .git).
         """
         args = _parse(self.vc_init, line)
-        root = self.session.use(args.path or os.getcwd()).root
-        self._show(display.Notice(f"Recording experiments of {root} under refs/mlvc/.", root))
+        manager = self.session.use(args.path or os.getcwd())
+        root = manager.root
+        made = (
+            f"Created a git repository in {root} (branch main, ML .gitignore). "
+            if (manager.created)
+            else ""
+        )
+        self._show(display.Notice(f"{made}Recording experiments of {root} under refs/mlvc/.", root))
 
     @line_magic
     @_reports_errors

@@ -180,7 +180,10 @@ def test_init_and_status(shell: InteractiveShell, git_repo: GitRepo, tmp_path: P
 
     fresh = tmp_path / "plain folder"
     fresh.mkdir()
-    run(shell, f'%vc_init "{fresh}"')
+    assert displayed(shell, f'%vc_init "{fresh}"')[0] == [
+        f"Created a git repository in {fresh} (branch main, ML .gitignore). "
+        f"Recording experiments of {fresh} under refs/mlvc/."
+    ]
     assert manager(shell).root == fresh
     assert (fresh / ".git").is_dir()
     assert (fresh / ".gitignore").is_file()
