@@ -740,3 +740,19 @@ def test_log_takes_the_query_options_of_the_cli(
     assert main(["-C", str(manager(shell).root), "log", "--search", "LR", "--status", "success",
                  "--sort", "-metrics.acc", "-n", "1"]) == 0  # fmt: skip
     assert capsys.readouterr().out.strip() == repr(view).strip()
+
+
+def test_start_outside_a_repository_refuses_and_names_vc_init(
+    shell: InteractiveShell, git_repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only %vc_init PATH creates a repository; %vc_start elsewhere says to use it."""
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    monkeypatch.chdir(plain)
+    _magics(shell).reset()
+    message = usage_error(shell, "%vc_start e1")
+    assert "is not inside a git working tree" in message
+    assert f"%vc_init {plain}" in message
+    assert not (plain / ".git").exists()
+    assert list(plain.iterdir()) == []
+    monkeypatch.chdir(git_repo.path)  # the fixture's teardown opens the current folder
