@@ -119,6 +119,10 @@ def git_wrapper(tmp_path: Path) -> Path:
 def _inject(inv: Invariants, wrapper: Path, step: str, syscall: str, when: int) -> dict:
     """Record a checkpoint whose first ``git <step>`` is killed at its ``when``-th syscall."""
     fired = wrapper.parent / f"fired-{step}-{syscall}-{when}"
+    # A changed file, so the checkpoint runs every step (`git add` runs only for changes);
+    # this edit is the test's own, so it joins the user state the invariants compare with.
+    (inv.path / "sweep.txt").write_text(f"{step} {syscall} {when}\n")
+    inv.before = inv.repo.fingerprint()
     env = {**os.environ, "PATH": f"{wrapper}{os.pathsep}{os.environ['PATH']}",
            "MLVC_INJECT_SUB": step, "MLVC_INJECT_FIRED": str(fired),
            "MLVC_INJECT": f"{syscall}:signal=SIGKILL:when={when}"}  # fmt: skip
