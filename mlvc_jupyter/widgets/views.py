@@ -80,6 +80,7 @@ class HistoryView(w.VBox):
         }
         self.message = w.HTML()
         self.output = w.Output()
+        self._syncing = False
         self._wire()
         super().__init__([
             w.HBox([self.search, self.status]), self.headers, self.table,
@@ -98,7 +99,7 @@ class HistoryView(w.VBox):
         self.status.observe(lambda c: panel.set_filter(self.search.value, c["new"]), "value")
         self.previous.on_click(lambda _: panel.show_page(panel.state.page - 1))
         self.next.on_click(lambda _: panel.show_page(panel.state.page + 1))
-        self.selection.observe(lambda c: panel.select(c["new"]), "value")
+        self.selection.observe(self._selection_changed, "value")
         self.actions["details"].on_click(lambda _: self._for_first(panel.details))
         self.actions["tag"].on_click(
             lambda _: self._for_first(lambda i: panel.tag(i, self.tag_name.value))
@@ -147,13 +148,31 @@ class HistoryView(w.VBox):
         )
         self.previous.disabled = s.page == 0
         self.next.disabled = s.page >= panel.pages - 1
-        self.selection.options = [(f"{r['id']} ({r['status']})", r["id"]) for r in s.rows]
+        self._syncing = True
+        try:
+            self.selection.options = [(f"{r['id']} ({r['status']})", r["id"]) for r in s.rows]
+        finally:
+            self._syncing = False
         self._render_selection()
         self.message.value = _error_html(s.error) or html.escape(s.message)
 
+    def _visible(self) -> set[str]:
+        return {value for _, value in self.selection.options}
+
+    def _selection_changed(self, change: Any) -> None:
+        """Select the rows picked on this page, keeping those selected on other pages."""
+        if self._syncing:
+            return
+        visible = self._visible()
+        elsewhere = [i for i in self.panel.state.selected if i not in visible]
+        self.panel.select([*elsewhere, *change["new"]])
+
     def _render_selection(self, _: Any = None) -> None:
-        visible = {value for _, value in self.selection.options}
-        self.selection.value = tuple(i for i in self.panel.state.selected if i in visible)
+        visible, self._syncing = self._visible(), True
+        try:
+            self.selection.value = tuple(i for i in self.panel.state.selected if i in visible)
+        finally:
+            self._syncing = False
 
 
 class CompareView(w.VBox):
