@@ -4,7 +4,6 @@ generator does): sort, filter, page, select, row actions, the reproduce cell's p
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ NEWEST = ["exp-00000", *(f"exp-{i:05d}" for i in range(N - 1, 0, -1))]
 
 
 @pytest.fixture(scope="module")
-def thousand(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def thousand(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A repository of 1,000 finished experiments (exp-00000 ...; every 100th tagged)."""
     root = tmp_path_factory.mktemp("thousand") / "repo"
     with pytest.MonkeyPatch.context() as patch:
@@ -30,7 +29,7 @@ def thousand(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         (home / ".gitconfig").write_text("")
         patch.setenv("HOME", str(home))
         gen_experiments.build_fast(root, N)
-    yield root
+    return root
 
 
 def test_first_page_is_the_newest_fifty_of_a_thousand(thousand: Path) -> None:
@@ -111,7 +110,8 @@ def test_selecting_rows_and_comparing_them(thousand: Path) -> None:
     assert panel.state.selected == ["exp-00999", "exp-00998"]
     view.actions["compare"].click()
     shown = view.output.outputs
-    assert shown and "application/vnd.jupyter.widget-view+json" in shown[0]["data"]
+    assert shown
+    assert "application/vnd.jupyter.widget-view+json" in shown[0]["data"]
     compare = panel.compare()
     assert isinstance(compare, ComparePanel)
     assert compare.params_diff()["seed"] == [999, 998]
