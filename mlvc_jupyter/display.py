@@ -17,6 +17,8 @@ from mlvc_jupyter.render import (
     as_html,
     as_text,
     checkpoint_blocks,
+    comparison_blocks,
+    curves_blocks,
     diff_blocks,
     page_blocks,
     record_blocks,
@@ -24,10 +26,11 @@ from mlvc_jupyter.render import (
 )
 
 if TYPE_CHECKING:
-    from mlvc_jupyter.core.records import ExperimentPage
+    from mlvc_jupyter.core.records import Curves, ExperimentPage
 
 __all__ = [
     "CheckpointView",
+    "ComparisonView",
     "DiffView",
     "ExperimentListView",
     "Notice",
@@ -160,13 +163,43 @@ class ExperimentListView(_View):
 
 
 class RecordView(_View):
-    """Everything recorded about an experiment's last checkpoint."""
+    """Everything recorded about an experiment's last checkpoint, and its metric curves.
+
+    In HTML the curves are plotted next to the record (when matplotlib is installed); in
+    text each metric's history is one row.
+    """
+
+    __slots__ = ("curves",)
+
+    def __init__(self, record: Any, *, curves: Curves | None = None) -> None:
+        super().__init__(record)
+        self.curves: Curves = dict(curves or {})
+
+    def blocks(self) -> list[Block]:
+        """Return the summary, metrics, curves, configs, files, notebooks, timings, warnings."""
+        blocks = record_blocks(self.record)
+        return [*blocks[:2], *curves_blocks(self.curves), *blocks[2:]]
+
+    def _repr_html_(self) -> str:
+        from mlvc_jupyter.widgets.plots import png_html
+
+        image = png_html({self.record.summary.id: self.curves}) if self.curves else ""
+        if not image:
+            return as_html(self.blocks())
+        return (
+            '<div style="display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start">'
+            f"<div>{as_html(self.blocks())}</div><div>{image}</div></div>"
+        )
+
+
+class ComparisonView(_View):
+    """Two or more experiments side by side (``record`` is a core ``ExperimentComparison``)."""
 
     __slots__ = ()
 
     def blocks(self) -> list[Block]:
-        """Return the summary, metrics, configs, files, notebooks, timings and warnings."""
-        return record_blocks(self.record)
+        """Return the params that differ, metrics with deltas, and the files changed."""
+        return comparison_blocks(self.record)
 
 
 class DiffView(_View):

@@ -129,6 +129,14 @@ class VCMagics(Magics):
         for warning in self.session.pop_warnings():
             show(display.Notice(warning))
 
+    def _wants_panel(self, args: Any) -> bool:
+        """Return True for ``--panel``, or in a notebook kernel with ipywidgets (not ``--text``)."""
+        if args.panel or args.text:
+            return bool(args.panel)
+        from mlvc_jupyter.widgets.base import has_widgets
+
+        return getattr(self.shell, "kernel", None) is not None and has_widgets()
+
     # -- the repository -------------------------------------------------------------------------
 
     @line_magic
@@ -155,13 +163,18 @@ class VCMagics(Magics):
     @line_magic
     @_reports_errors
     @magic_arguments()
+    @argument("--panel", action="store_true", help="a live panel: refresh, auto-refresh")
     def vc_status(self, line: str) -> display.StatusView:
         """Show the branch, HEAD, dirty files, active experiment and its last checkpoint.
 
         Experiments this notebook left running (a kernel restart) are named, with the
         commands that continue and end them.
         """
-        _parse(self.vc_status, line)
+        args = _parse(self.vc_status, line)
+        if args.panel:
+            from mlvc_jupyter.widgets.status import StatusPanel
+
+            return StatusPanel(self.manager.root, session=self.session)  # type: ignore[return-value]  # shows like the view
         active = self.session.active
         last = self.manager.summary(active) if active else None
         running = self.session.left_running()
@@ -185,6 +198,12 @@ class VCMagics(Magics):
     @argument("--seed", type=int, metavar="N", help="seed random, numpy and torch; record N")
     @argument("--resume", action="store_true", help="continue an existing experiment")
     @argument("--notebook", metavar="PATH", help="this notebook's path, if not detected")
+    @argument(
+        "--live",
+        action="store_true",
+        help="show the tracker's metric curves live, redrawn as tracker.log_metrics is called "
+        "(implies --track local)",
+    )
     def vc_start(self, line: str) -> None:
         """Start an experiment: record its first checkpoint (code, notebooks, configs).
 
@@ -194,11 +213,16 @@ class VCMagics(Magics):
         """
         args = _parse(self.vc_start, line)
         checkpoint = self.session.start(
-            args.experiment_id, track=args.track, seed=args.seed, notebook=args.notebook,
-            name=args.name, configs=self.session.variable(args.config, "--config"),
+            args.experiment_id, seed=args.seed, notebook=args.notebook, name=args.name,
+            track=args.track or ("local" if args.live else None),
+            configs=self.session.variable(args.config, "--config"),
             create_branch=args.branch, resume=args.resume,
         )  # fmt: skip
         self._show(display.CheckpointView(checkpoint))
+        if args.live:
+            from mlvc_jupyter.widgets.live import LivePanel
+
+            self._show(LivePanel.attach(self.session.tracker, path=self.manager.root))
 
     @line_magic
     @_reports_errors
@@ -299,13 +323,23 @@ class VCMagics(Magics):
     @magic_arguments()
     @_query_arguments
     @argument("--all", dest="show_all", action="store_true", help="show every match (no --limit)")
+    @argument("--panel", action="store_true", help="the history panel (default in a notebook)")
+    @argument("--text", action="store_true", help="the static table, even in a notebook")
     def vc_log(self, line: str) -> display.ExperimentListView:
         """List experiments, newest first: id, status, metrics, tags.
 
         Example: `%vc_log --search lr --status success --sort -metrics.acc -n 5`. The options
-        are those of `mlvc log`.
+        are those of `mlvc log`. In a notebook it shows the history panel (sort, filter, page,
+        act on rows); `--text` shows the static table.
         """
         args = _parse(self.vc_log, line)
+        if self._wants_panel(args):
+            from mlvc_jupyter.widgets.history import HistoryPanel
+
+            return HistoryPanel(  # type: ignore[return-value]  # shows like the view
+                self.manager.root, page_size=args.limit, search=args.search,
+                status=args.status, sort=args.sort, shell=self.shell,
+            )  # fmt: skip
         page = self.manager.query(
             args.search, status=args.status, tag=args.tag, sort=args.sort, offset=args.offset,
             limit=None if args.show_all else args.limit,
@@ -320,16 +354,33 @@ class VCMagics(Magics):
     def vc_show(self, line: str) -> display.RecordView:
         """Show everything recorded about an experiment's last checkpoint."""
         args = _parse(self.vc_show, line)
-        return display.RecordView(self.manager.show(args.experiment_id))
+        return display.RecordView(
+            self.manager.show(args.experiment_id),
+            curves=self.manager.metric_curves(args.experiment_id),
+        )
 
     @line_magic
     @_reports_errors
     @magic_arguments()
     @argument("a", metavar="EXP_A", help="the experiment to compare from")
     @argument("b", metavar="EXP_B", help="the experiment to compare to")
+    @argument("more", metavar="EXP", nargs="*", help="more experiments, compared with EXP_A")
+    @argument("--panel", action="store_true", help="the compare panel (default in a notebook)")
+    @argument("--text", action="store_true", help="the static tables, even in a notebook")
     def vc_diff(self, line: str) -> display.DiffView:
-        """Compare two experiments: params, metrics and changed files."""
+        """Compare two experiments: params, metrics and changed files.
+
+        With more ids, each is compared with EXP_A. In a notebook it shows the compare panel
+        (metric curves plotted together, notebook diffs); `--text` shows the tables.
+        """
         args = _parse(self.vc_diff, line)
+        ids = [args.a, args.b, *args.more]
+        if self._wants_panel(args):
+            from mlvc_jupyter.widgets.compare import ComparePanel
+
+            return ComparePanel(self.manager.root, ids)  # type: ignore[return-value]  # shows like the view
+        if args.more:
+            return display.ComparisonView(self.manager.compare(ids))  # type: ignore[return-value]  # shows like the view
         return display.DiffView(self.manager.diff(args.a, args.b))
 
     # -- labels, configs, reproduction ----------------------------------------------------------

@@ -22,10 +22,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from mlvc_jupyter.core.configs.values import flatten
+from mlvc_jupyter.core.records import lower_is_better
 
 if TYPE_CHECKING:
     from mlvc_jupyter.core.records import (
         Checkpoint,
+        Curves,
+        ExperimentComparison,
         ExperimentDiff,
         ExperimentPage,
         ExperimentRecord,
@@ -35,11 +38,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Block",
+    "Delta",
     "Row",
     "Table",
     "as_html",
     "as_text",
     "checkpoint_blocks",
+    "comparison_blocks",
+    "curves_blocks",
     "diff_blocks",
     "format_metrics",
     "format_param",
@@ -77,6 +83,8 @@ class Table:
     headers: Sequence[str]
     rows: Sequence[Row]
     empty: str | None = None
+    folded: bool = False
+    """In HTML, folded away under its title (a developer's detail, such as timings)."""
 
     def layout(self) -> tuple[Sequence[str], Sequence[Row]] | None:
         """Return the (headers, rows) to draw, the ``empty`` line as one row, or None."""
@@ -89,6 +97,50 @@ Block: TypeAlias = str | Table
 """A line of text (a headline or a note) or a table."""
 
 
+@dataclass(frozen=True)
+class Delta:
+    """A table cell holding a metric's change; ``better`` says which way it went (None: unknown)."""
+
+    value: float | int | None
+    better: bool | None = None
+
+    @classmethod
+    def of(cls, metric: str, delta: float | int | None) -> Delta:
+        """Return the delta of ``metric``, better when it moved the way the metric wants."""
+        if not delta:
+            return cls(delta)
+        return cls(delta, (delta < 0) == lower_is_better(metric))
+
+    def __str__(self) -> str:
+        if self.value is None:
+            return ""
+        return f"{self.value:+.4g}" if isinstance(self.value, float) else f"{self.value:+}"
+
+    @property
+    def css(self) -> str:
+        """Return the HTML class of the cell: aligned as a number, coloured by ``better``."""
+        if self.better is None:
+            return "mlvc-num"
+        return "mlvc-num mlvc-better" if self.better else "mlvc-num mlvc-worse"
+
+
+CSS = (
+    ".mlvc{font-family:var(--jp-ui-font-family,sans-serif);"
+    "font-size:var(--jp-ui-font-size1,13px);color:var(--jp-ui-font-color1,inherit)}"
+    ".mlvc table.mlvc-table{border-collapse:collapse;margin:4px 0 8px}"
+    ".mlvc th,.mlvc td{padding:2px 8px;text-align:left;vertical-align:top;"
+    "border-bottom:var(--jp-border-width,1px) solid var(--jp-border-color2,#e0e0e0)}"
+    ".mlvc th{color:var(--jp-ui-font-color2,inherit);font-weight:600}"
+    ".mlvc caption{text-align:left;font-weight:600;padding:4px 0}"
+    ".mlvc td.mlvc-num{text-align:right;font-variant-numeric:tabular-nums;"
+    "font-family:var(--jp-code-font-family,monospace)}"
+    ".mlvc .mlvc-better{color:var(--jp-success-color1,#388e3c)}"
+    ".mlvc .mlvc-worse{color:var(--jp-error-color1,#d32f2f)}"
+    ".mlvc details summary{cursor:pointer;color:var(--jp-ui-font-color2,inherit)}"
+)
+"""JupyterLab's CSS variables (light and dark themes alike), with fallbacks elsewhere."""
+
+
 # -- values --------------------------------------------------------------------------------------
 
 
@@ -96,6 +148,8 @@ def format_value(value: Any, limit: int = MAX_CELL) -> str:
     """Return one line of at most ``limit`` characters for a table cell (floats: 4 digits)."""
     if value is None:
         return ""
+    if isinstance(value, Delta):
+        return str(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
@@ -167,13 +221,18 @@ def text_table(headers: Sequence[str], rows: Iterable[Row], *, max_width: int = 
 def html_table(headers: Sequence[str], rows: Iterable[Row], *, caption: str | None = None) -> str:
     """Return rows as an HTML table; every header, cell and the caption are escaped."""
     head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{_esc(format_value(v, MAX_HTML_CELL))}</td>" for v in row) + "</tr>"
-        for row in rows
-    )
+    body = "".join("<tr>" + "".join(_html_cell(v) for v in row) + "</tr>" for row in rows)
     cap = f"<caption>{_esc(caption)}</caption>" if caption else ""
     thead = f"<thead><tr>{head}</tr></thead>" if headers else ""
     return f'<table class="mlvc-table">{cap}{thead}<tbody>{body}</tbody></table>'
+
+
+def _html_cell(value: Any) -> str:
+    """Return a ``<td>``: numbers aligned right, deltas coloured better or worse."""
+    text = _esc(format_value(value, MAX_HTML_CELL))
+    if isinstance(value, Delta):
+        return f'<td class="{value.css}">{text}</td>'
+    return f'<td class="mlvc-num">{text}</td>' if _is_number(value) else f"<td>{text}</td>"
 
 
 def as_text(blocks: Iterable[Block]) -> str:
@@ -200,8 +259,15 @@ def as_html(blocks: Iterable[Block]) -> str:
         if isinstance(block, str):
             parts.append(f"<p>{_esc(_line(block))}</p>" if block else "")
         elif (laid_out := block.layout()) is not None:
-            parts.append(html_table(*laid_out, caption=block.title))
-    return f'<div class="mlvc">{"".join(parts)}</div>'
+            parts.append(_html_block(block, laid_out))
+    return f'<div class="mlvc"><style>{CSS}</style>{"".join(parts)}</div>'
+
+
+def _html_block(block: Table, laid_out: tuple[Sequence[str], Sequence[Row]]) -> str:
+    if not block.folded:
+        return html_table(*laid_out, caption=block.title)
+    title = _esc(block.title or "details")
+    return f"<details><summary>{title}</summary>{html_table(*laid_out)}</details>"
 
 
 # -- records -------------------------------------------------------------------------------------
@@ -320,7 +386,7 @@ def record_blocks(record: ExperimentRecord) -> list[Block]:
         Table("changed files (vs. the starting commit)", (), [(p,) for p in record.dirty_files]),
         Table("large files (left out)", (), large),
         Table("notebooks", (), notebooks),
-        Table("timings (ms)", (), timings),
+        Table("timings (ms)", (), timings, folded=True),
         Table("warnings", (), [(w,) for w in [*record.warnings, *(details.get("warnings") or [])]]),
     ]
 
@@ -345,7 +411,7 @@ def diff_blocks(diff: ExperimentDiff) -> list[Block]:
     params += [(k, "", format_param(v)) for k, v in diff.params_added.items()]
     params += [(k, format_param(v), "") for k, v in diff.params_removed.items()]
     metrics: list[Row] = [
-        (key, _or_dash(m.get("a")), _or_dash(m.get("b")), _delta(m.get("delta")))
+        (key, _or_dash(m.get("a")), _or_dash(m.get("b")), Delta.of(key, m.get("delta")))
         for key, m in diff.metrics.items()
     ]
     return [
@@ -360,10 +426,41 @@ def _or_dash(value: Any) -> Any:
     return "-" if value is None else value
 
 
-def _delta(value: Any) -> str:
-    if value is None:
-        return ""
-    return f"{value:+.4g}" if isinstance(value, float) else f"{value:+}"
+def comparison_blocks(comparison: ExperimentComparison) -> list[Block]:
+    """Return params that differ (dotted keys), metrics with deltas against the first
+    experiment, and the files that changed from the first, for two or more experiments."""
+    ids = comparison.ids
+    params: list[Row] = [
+        (key, *("" if v is None else format_param(v) for v in values))
+        for key, values in comparison.params_diff().items()
+    ]
+    metrics: list[Row] = [
+        (row["metric"], *(_or_dash(v) for v in row["values"]),
+         *(Delta.of(row["metric"], d) for d in row["deltas"][1:]))
+        for row in comparison.metrics_table()
+    ]  # fmt: skip
+    deltas = [f"Δ {other}" for other in ids[1:]]
+    files: list[Row] = [
+        (other, status, path)
+        for other, changed in zip(ids[1:], comparison.files, strict=True)
+        for status, path in changed
+    ]
+    return [
+        f"compare {', '.join(ids)} (deltas against {ids[0]})",
+        Table("params", ("PARAM", *ids), params, empty="(same)"),
+        Table("metrics", ("METRIC", *ids, *deltas), metrics, empty="(none recorded)"),
+        Table(f"files changed from {ids[0]}", ("IN", "", "PATH"), files, empty="(same)"),
+    ]
+
+
+def curves_blocks(curves: Curves) -> list[Block]:
+    """Return each logged metric's history in one row: points, first and last value."""
+    rows = [
+        (name, len(points), points[0][1], points[-1][1])
+        for name, points in sorted(curves.items())
+        if points
+    ]
+    return [Table("metric history (tracker)", ("METRIC", "POINTS", "FIRST", "LAST"), rows)]
 
 
 _PHASES = ("stage", "strip", "hash", "write_tree", "commit", "ref_update")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any
 
 from mlvc_jupyter.core.configs import saved as config_snapshots
 from mlvc_jupyter.core.configs.values import checked_text
+from mlvc_jupyter.core.reading import compare as compare_mod
 from mlvc_jupyter.core.reading import export, listing
 from mlvc_jupyter.core.reading import query as query_mod
 from mlvc_jupyter.core.reading.options import DEFAULT_LIMIT, DEFAULT_SORT
@@ -27,6 +28,8 @@ from mlvc_jupyter.core.records import (
     CommitInfo,
     ConfigChange,
     ConfigRestore,
+    Curves,
+    ExperimentComparison,
     ExperimentDiff,
     ExperimentPage,
     ExperimentRecord,
@@ -320,6 +323,17 @@ class ExperimentManager:
             validate_experiment_id(a)
             validate_experiment_id(b)
             return listing.diff(self.repo, a, b)
+
+    def compare(self, ids: Sequence[str]) -> ExperimentComparison:
+        """Return two or more experiments side by side: params, metric deltas against the
+        first, changed files and notebooks, metric curves."""
+        with _file_errors("compare"):
+            return compare_mod.compare(self.repo, ids)
+
+    def metric_curves(self, experiment_id: str) -> Curves:
+        """Return an experiment's metric history (its tracker's) as curves per metric."""
+        with _file_errors("metric_curves"):
+            return compare_mod.metric_curves(self.repo, experiment_id)
 
     # -- labels --------------------------------------------------------------------------------
 

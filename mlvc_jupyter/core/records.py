@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 from mlvc_jupyter.errors import MlvcError
 
@@ -15,14 +16,18 @@ __all__ = [
     "CommitInfo",
     "ConfigChange",
     "ConfigRestore",
+    "ExperimentComparison",
     "ExperimentDiff",
     "ExperimentPage",
     "ExperimentRecord",
     "ExperimentSummary",
     "FileVersionInfo",
     "GitStatus",
+    "Curves",
     "LargeFile",
     "RepoStatus",
+    "lower_is_better",
+    "number_delta",
 ]
 
 
@@ -170,6 +175,17 @@ class ExperimentSummary(_Record):
     message: str
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def duration(self) -> float | None:
+        """Return seconds from the first checkpoint to the last (None: a time is unreadable)."""
+        try:
+            delta = dt.datetime.fromisoformat(self.updated) - dt.datetime.fromisoformat(
+                self.created
+            )
+        except (TypeError, ValueError):  # an old or damaged summary: unknown, not an error
+            return None
+        return delta.total_seconds()
+
 
 @dataclass(frozen=True, slots=True)
 class ExperimentRecord(_Record):
@@ -212,6 +228,74 @@ class ExperimentDiff(_Record):
             or self.files
             or changed_metrics
         )
+
+
+Curves: TypeAlias = dict[str, list[tuple[float, float]]]
+"""Metric name → (step, value) points in the order they were logged."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentComparison(_Record):
+    """Two or more experiments side by side; the first is the one the others are measured against.
+
+    Every list holds one entry per experiment, in the order of ``ids``; ``files`` and
+    ``notebook_diffs`` hold one per experiment after the first (what changed from the first).
+    """
+
+    ids: list[str]
+    summaries: list[ExperimentSummary]
+    params: list[dict[str, Any]]
+    """Each experiment's configs as flat dotted keys."""
+    files: list[list[tuple[str, str]]]
+    """(status letter, path) of each file that differs from the first experiment's tree."""
+    notebook_diffs: list[dict[str, str]]
+    """Path → nbdime's text diff (sources only, outputs ignored) of each changed notebook."""
+    curves: list[Curves]
+    """Each experiment's metric history (from its tracker), for plotting."""
+
+    def params_diff(self) -> dict[str, list[Any]]:
+        """Return the dotted keys whose values are not all equal → one value per experiment
+        (None where an experiment lacks the key)."""
+        keys = sorted({key for flat in self.params for key in flat})
+        rows = {key: [flat.get(key) for flat in self.params] for key in keys}
+        return {key: values for key, values in rows.items() if _differ(self.params, key, values)}
+
+    def metrics_table(self) -> list[dict[str, Any]]:
+        """Return one row per metric: ``{"metric", "values", "deltas"}``, where ``deltas[i]`` is
+        ``values[i] - values[0]`` when both are numbers (None otherwise, and for the first)."""
+        names = sorted({name for s in self.summaries for name in s.metrics})
+        rows = []
+        for name in names:
+            values = [s.metrics.get(name) for s in self.summaries]
+            deltas = [None, *(number_delta(values[0], value) for value in values[1:])]
+            rows.append({"metric": name, "values": values, "deltas": deltas})
+        return rows
+
+
+def _differ(params: list[dict[str, Any]], key: str, values: list[Any]) -> bool:
+    present = [key in flat for flat in params]
+    return not all(present) or any(value != values[0] for value in values[1:])
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def number_delta(a: Any, b: Any) -> float | int | None:
+    """Return ``b - a`` when both are numbers (bools are not), else None."""
+    return b - a if _is_number(a) and _is_number(b) else None
+
+
+_LOWER_IS_BETTER = ("loss", "error", "err", "mse", "mae", "rmse", "perplexity", "time", "latency")
+
+
+def lower_is_better(metric: str) -> bool:
+    """Return True for metrics where a smaller value is better (loss, error, time, ...).
+
+    Faces colour a delta as better or worse with it; names are matched by their words.
+    """
+    words = metric.casefold().replace("-", "_").replace(".", "_").split("_")
+    return any(word in _LOWER_IS_BETTER for word in words)
 
 
 @dataclass(frozen=True, slots=True)

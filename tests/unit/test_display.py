@@ -143,7 +143,7 @@ def _text_rows(text: str) -> list[tuple[str, ...]]:
 
 def _html_rows(page: str) -> list[tuple[str, ...]]:
     rows = re.findall(r"<tr>(.*?)</tr>", page)
-    return [tuple(re.findall(r"<t[dh]>(.*?)</t[dh]>", row)) for row in rows]
+    return [tuple(re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row)) for row in rows]
 
 
 CONTENT: dict[str, list[tuple[str, ...]]] = {

@@ -22,12 +22,13 @@ from mlvc_jupyter.core.records import (
     ExperimentRecord,
     ExperimentSummary,
     LargeFile,
+    number_delta,
 )
 from mlvc_jupyter.core.repo.refs import EXPERIMENTS, ExperimentRef
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import ExperimentNotFoundError
 
-__all__ = ["diff", "get", "history", "list_all", "show"]
+__all__ = ["changed_files", "diff", "get", "history", "list_all", "show"]
 
 
 def list_all(repo: Repository) -> list[ExperimentSummary]:
@@ -119,15 +120,7 @@ def diff(repo: Repository, a: str, b: str) -> ExperimentDiff:
         flatten(json.loads(blob).get("configs") or {}) if blob else {} for blob in blobs
     )
     added, removed, changed = diff_params(params_a, params_b)
-    out = repo.git.run(
-        "diff", "--name-status", "-z", "--no-renames", first.commit, second.commit, "--"
-    )
-    parts = out.decode("utf-8", "surrogateescape").split("\0")
-    files = [
-        (parts[i], parts[i + 1])
-        for i in range(0, len(parts) - 1, 2)
-        if not parts[i + 1].startswith(".mlvc/")
-    ]
+    files = changed_files(repo, first.commit, second.commit)
     return ExperimentDiff(
         a=a,
         b=b,
@@ -139,11 +132,21 @@ def diff(repo: Repository, a: str, b: str) -> ExperimentDiff:
     )
 
 
+def changed_files(repo: Repository, a: str, b: str) -> list[tuple[str, str]]:
+    """Return (status letter, path) of each file that differs from commit ``a`` to ``b``,
+    mlvc's own ``.mlvc/`` records left out."""
+    out = repo.git.run("diff", "--name-status", "-z", "--no-renames", a, b, "--")
+    parts = out.decode("utf-8", "surrogateescape").split("\0")
+    return [
+        (parts[i], parts[i + 1])
+        for i in range(0, len(parts) - 1, 2)
+        if not parts[i + 1].startswith(".mlvc/")
+    ]
+
+
 def _metric_deltas(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, Any]]:
     result = {}
     for key in sorted(a.keys() | b.keys()):
         va, vb = a.get(key), b.get(key)
-        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (va, vb))
-        delta = vb - va if numeric else None  # type: ignore[operator]  # both numbers here
-        result[key] = {"a": va, "b": vb, "delta": delta}
+        result[key] = {"a": va, "b": vb, "delta": number_delta(va, vb)}
     return result

@@ -27,7 +27,11 @@ __all__ = [
 ]
 
 STATUSES = ("running", "success", "failed")
-SORT_FIELDS = tuple(f.name for f in fields(ExperimentSummary) if f.name not in ("metrics", "extra"))
+SORT_FIELDS = (
+    *(f.name for f in fields(ExperimentSummary) if f.name not in ("metrics", "extra")),
+    "duration",
+)
+"""The summary's fields, and ``duration`` (seconds from the first checkpoint to the last)."""
 DEFAULT_SORT = "-created"
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000

@@ -26,10 +26,10 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from mlvc_jupyter.core.tracking._values import (
     bad_key,
@@ -41,7 +41,7 @@ from mlvc_jupyter.core.tracking._values import (
 )
 from mlvc_jupyter.errors import MlvcError
 
-__all__ = ["BATCH_LINES", "LocalTracker", "read_records"]
+__all__ = ["BATCH_LINES", "LocalTracker", "MetricsListener", "parse_records", "read_records"]
 
 log = logging.getLogger("mlvc_jupyter.tracking")
 
@@ -49,6 +49,10 @@ BATCH_LINES = 512
 _KEY_CACHE_LIMIT = 10_000
 _now = time.time
 _LIVE: weakref.WeakSet[_Sink] = weakref.WeakSet()
+
+MetricsListener: TypeAlias = Callable[[Mapping[str, Any], int | None], None]
+"""Called by ``log_metrics`` with (metrics, step) after the line is queued, in the logging
+thread: it must return in a microsecond or so (queue the values; work elsewhere)."""
 
 
 class _Sink:
@@ -143,7 +147,8 @@ class LocalTracker:
 
     __slots__ = (
         "__weakref__", "_append", "_closed", "_earlier", "_experiment_id", "_finalizer",
-        "_keys", "_last", "_lines", "_path", "_prefix", "_run_id", "_sink", "_start_size",
+        "_keys", "_last", "_lines", "_listeners",
+        "_path", "_prefix", "_run_id", "_sink", "_start_size",
     )  # fmt: skip
 
     backend = "local"
@@ -161,6 +166,7 @@ class LocalTracker:
         self._last: dict[str, Any] = {}
         self._earlier: dict[str, float] | None = None
         self._closed = False
+        self._listeners: tuple[MetricsListener, ...] = ()
         self._finalizer = weakref.finalize(self, _Sink.close, self._sink)
         _LIVE.add(self._sink)
 
@@ -218,8 +224,22 @@ class LocalTracker:
         self._last.update(metrics)
         if converted:
             self._last.update(converted)
+        for listener in self._listeners:
+            listener(metrics, step)
         if len(self._lines) >= BATCH_LINES:
             self._write(fsync=False)
+
+    def add_listener(self, listener: MetricsListener) -> None:
+        """Call ``listener(metrics, step)`` at each later ``log_metrics`` (a live panel's hook).
+
+        Core stays free of any display: a face registers what it needs. A listener's error
+        reaches the ``log_metrics`` caller, so a listener must not raise.
+        """
+        self._listeners = (*self._listeners, listener)
+
+    def remove_listener(self, listener: MetricsListener) -> None:
+        """Stop calling ``listener`` (no error if it was not registered)."""
+        self._listeners = tuple(item for item in self._listeners if item is not listener)
 
     def log_params(self, params: Mapping[str, object]) -> None:
         """Queue one line with ``params`` (names to JSON-ready values).
@@ -343,12 +363,20 @@ def read_records(path: Path, *, limit: int | None = None) -> list[dict[str, Any]
             f"Cannot read the metric file {path}: {exc.strerror}.",
             hint="Check the file's permissions.",
         ) from exc
+    return parse_records(data, source=str(path))
+
+
+def parse_records(data: bytes, *, source: str) -> list[dict[str, Any]]:
+    """Parse a metric file's bytes (a checkpoint's copy, say) into its records, oldest first.
+
+    A damaged line is skipped and logged at WARNING, naming ``source``.
+    """
     records = []
     for number, line in enumerate(data.splitlines(), start=1):
         try:
             record = json.loads(line) if line.strip() else None
         except ValueError:  # json.JSONDecodeError and invalid UTF-8 both subclass it
-            log.warning("Skipping a damaged line %d of %s.", number, path)
+            log.warning("Skipping a damaged line %d of %s.", number, source)
             continue
         if isinstance(record, dict):
             records.append(record)
