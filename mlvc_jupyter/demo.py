@@ -194,7 +194,8 @@ def run_second(demo: Demo) -> str:
 
 
 def list_experiments(demo: Demo) -> str:
-    from mlvc_jupyter.render import as_text, log_blocks
+    from mlvc_jupyter.blocks import log_blocks
+    from mlvc_jupyter.render import as_text
 
     summaries, ms = demo.call(demo.manager.log)
     table = as_text(log_blocks(summaries))
@@ -202,7 +203,8 @@ def list_experiments(demo: Demo) -> str:
 
 
 def diff_experiments(demo: Demo) -> str:
-    from mlvc_jupyter.render import as_text, diff_blocks
+    from mlvc_jupyter.blocks import diff_blocks
+    from mlvc_jupyter.render import as_text
 
     diff, ms = demo.call(demo.manager.diff, FIRST, SECOND)
     return f"({ms:.0f} ms), as `mlvc diff {FIRST} {SECOND}` shows it:\n{as_text(diff_blocks(diff))}"

@@ -11,11 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from mlvc_jupyter.render import (
-    Block,
-    Row,
-    as_html,
-    as_text,
+from mlvc_jupyter.blocks import (
     checkpoint_blocks,
     comparison_blocks,
     curves_blocks,
@@ -24,6 +20,7 @@ from mlvc_jupyter.render import (
     record_blocks,
     status_blocks,
 )
+from mlvc_jupyter.render import Block, Row, as_html, as_text
 
 if TYPE_CHECKING:
     from mlvc_jupyter.core.records import Curves, ExperimentPage

@@ -9,88 +9,34 @@ shows its outcome where it sits, once; the checkpoints of one cell (a training l
 output that shows the latest. Errors are IPython's own ``UsageError`` (a subclass would print a
 traceback): the message, then the fix, and Run All stops there.
 
-Variables: ``--config VAR`` and ``--metrics VAR`` name variables of the notebook (``cfg`` or
-``args.config``). Strings such as ``-m`` are expanded the IPython way before parsing, plus
-format specs: ``{expr}``, ``{expr:spec}`` and ``$name`` take values from the notebook, or from the
-function a magic runs in (``-m "epoch {epoch}"``, ``-m "loss {loss:.3f}"``,
-``-m "{round(loss, 4)}"``). Write ``$$`` for a literal ``$`` (``$5`` would become ``5``) and
-``{{``/``}}`` for literal braces; if a name in braces is undefined (or a spec does not fit its
-value), the whole line is left unexpanded.
+``--config VAR`` and ``--metrics VAR`` name variables of the notebook (``cfg`` or
+``args.config``); how a line is expanded and parsed is :mod:`mlvc_jupyter.magic_lines`'s.
 
 The manager is opened on first use for the kernel's current folder (``%vc_init PATH`` picks
-another); a folder that is not a repository yet gets ``git init``. The active experiment belongs
-to this kernel. Loading the extension is cheap (about 20 ms): the manager, GitPython and nbformat
+another, and is the only magic that creates a repository). The active experiment belongs to
+this kernel. Loading the extension is cheap (about 20 ms): the manager, GitPython and nbformat
 are imported on first use, and neither widgets nor the server ever.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import (
-    Magics,
-    cell_magic,
-    line_magic,
-    magics_class,
-    needs_local_scope,
-    no_var_expand,
-)
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display as show
-from IPython.utils.process import arg_split  # type: ignore[attr-defined]  # public, no __all__
 
 from mlvc_jupyter import display
-from mlvc_jupyter.core.reading.options import QUERY_OPTIONS, join_dash_values
 from mlvc_jupyter.errors import MlvcError
-from mlvc_jupyter.expansion import expand
 from mlvc_jupyter.kernel import KernelSession
+from mlvc_jupyter.magic_lines import parse, query_arguments, reports_errors
 
 if TYPE_CHECKING:
     from mlvc_jupyter.core.manager import ExperimentManager
 
 __all__ = ["VCMagics", "load_ipython_extension", "unload_ipython_extension"]
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _parse(magic: Any, line: str) -> Any:
-    """Parse a magic's line with its magic_arguments parser, removing quotes as a shell does.
-
-    IPython's ``parse_argstring`` keeps the quotes (``-m "a b"`` gives ``"a b"``).
-    """
-    try:
-        argv = arg_split(line, posix=True)
-    except ValueError as exc:  # shlex: "No closing quotation"
-        raise UsageError(f"Cannot read {line!r}: {exc}.\nClose the quotes and retry.") from None
-    return magic.parser.parse_args(join_dash_values(argv))
-
-
-def _query_arguments(func: _F) -> _F:
-    """Add the query options ``mlvc log`` takes (one table in core) to a magic."""
-    for flags, options in reversed(QUERY_OPTIONS):
-        func = argument(*flags, **options)(func)
-    return func
-
-
-def _reports_errors(func: _F) -> _F:
-    """Turn an MlvcError into IPython's own UsageError (message, then hint): no traceback.
-
-    The line is expanded here (:func:`~mlvc_jupyter.expansion.expand`), not by IPython,
-    from the notebook's variables and the scope the magic runs in.
-    """
-
-    @functools.wraps(func)
-    def wrapper(self: Any, line: str, *cell: str, local_ns: Any = None) -> Any:
-        try:
-            return func(self, expand(line, {**self.shell.user_ns, **(local_ns or {})}), *cell)
-        except MlvcError as exc:
-            raise UsageError(str(exc)) from None
-
-    return needs_local_scope(no_var_expand(wrapper))  # type: ignore[no-any-return]  # IPython's decorators are untyped
 
 
 @magics_class
@@ -140,7 +86,7 @@ class VCMagics(Magics):
     # -- the repository -------------------------------------------------------------------------
 
     @line_magic
-    @_reports_errors
+    @reports_errors
     @magic_arguments()
     @argument("path", nargs="?", help="the project folder (default: the current folder)")
     def vc_init(self, line: str) -> None:
@@ -150,7 +96,7 @@ class VCMagics(Magics):
         they are. Without PATH, the current folder is used. A repository is created only here,
         in the folder you name (never in /, your home folder, a bare repository or .git).
         """
-        args = _parse(self.vc_init, line)
+        args = parse(self.vc_init, line)
         manager = self.session.use(args.path or os.getcwd())
         root = manager.root
         made = (
@@ -161,7 +107,7 @@ class VCMagics(Magics):
         self._show(display.Notice(f"{made}Recording experiments of {root} under refs/mlvc/.", root))
 
     @line_magic
-    @_reports_errors
+    @reports_errors
     @magic_arguments()
     @argument("--panel", action="store_true", help="a live panel: refresh, auto-refresh")
     def vc_status(self, line: str) -> display.StatusView:
@@ -170,7 +116,7 @@ class VCMagics(Magics):
         Experiments this notebook left running (a kernel restart) are named, with the
         commands that continue and end them.
         """
-        args = _parse(self.vc_status, line)
+        args = parse(self.vc_status, line)
         if args.panel:
             from mlvc_jupyter.widgets.status import StatusPanel
 
@@ -183,7 +129,7 @@ class VCMagics(Magics):
     # -- recording ------------------------------------------------------------------------------
 
     @line_magic
-    @_reports_errors
+    @reports_errors
     @magic_arguments()
     @argument("experiment_id", metavar="EXP_ID", help="letters, digits, '.', '_' and '-'")
     @argument("-n", "--name", help="a readable name (default: EXP_ID)")
@@ -211,7 +157,7 @@ class VCMagics(Magics):
         working tree (notebooks stripped of outputs) and the notebook's execution order go to
         refs/mlvc/experiments/EXP_ID; your branch, HEAD and index are untouched.
         """
-        args = _parse(self.vc_start, line)
+        args = parse(self.vc_start, line)
         checkpoint = self.session.start(
             args.experiment_id, seed=args.seed, notebook=args.notebook, name=args.name,
             track=args.track or ("local" if args.live else None),
@@ -225,7 +171,7 @@ class VCMagics(Magics):
             self._show(LivePanel.attach(self.session.tracker, path=self.manager.root))
 
     @line_magic
-    @_reports_errors
+    @reports_errors
     @magic_arguments()
     @argument("-m", "--message", help='what this checkpoint is; "{var}" expands')
     @argument("--config", metavar="VAR", help="a notebook variable with updated configs")
@@ -244,7 +190,7 @@ class VCMagics(Magics):
         write `$$` for a literal `$` and `{{ }}` for braces; an undefined `{name}` leaves the
         whole line as typed.
         """
-        args = _parse(self.vc_commit, line)
+        args = parse(self.vc_commit, line)
         configs = self.session.variable(args.config, "--config")
         checkpoint = self.session.commit(
             message=args.message, configs=configs, background=args.background
@@ -256,7 +202,7 @@ class VCMagics(Magics):
             self._show(display.CheckpointView(checkpoint), progress=True)
 
     @line_magic
-    @_reports_errors
+    @reports_errors
     @magic_arguments()
     @argument("--metrics", metavar="VAR", help="a dict of final metrics (default: tracker's)")
     @argument("--tag", help="tag the final checkpoint (an annotated git tag)")
@@ -266,7 +212,7 @@ class VCMagics(Magics):
 
         Example: `%vc_end --metrics results --tag v1`.
         """
-        args = _parse(self.vc_end, line)
+        args = parse(self.vc_end, line)
         self.session.require_active("vc_end")
         metrics = self.session.metrics(args.metrics)
         self._show(
@@ -276,7 +222,7 @@ class VCMagics(Magics):
         )
 
     @cell_magic
-    @_reports_errors
+    @reports_errors
     @magic_arguments()
     @argument("experiment_id", metavar="EXP_ID", help="letters, digits, '.', '_' and '-'")
     @argument("-n", "--name", help="a readable name (default: EXP_ID)")
@@ -289,7 +235,7 @@ class VCMagics(Magics):
         If the cell raises, the experiment ends as failed with the error in its record, and
         the error stops Run All.
         """
-        args = _parse(self.vc_experiment, line)
+        args = parse(self.vc_experiment, line)
         self.session.refuse_other_active()
         configs = self.session.variable(args.config, "--config")
         self.session.start(args.experiment_id, name=args.name, configs=configs)
@@ -319,9 +265,9 @@ class VCMagics(Magics):
     # -- reading --------------------------------------------------------------------------------
 
     @line_magic
-    @_reports_errors
+    @reports_errors
     @magic_arguments()
-    @_query_arguments
+    @query_arguments
     @argument("--all", dest="show_all", action="store_true", help="show every match (no --limit)")
     @argument("--panel", action="store_true", help="the history panel (default in a notebook)")
     @argument("--text", action="store_true", help="the static table, even in a notebook")
@@ -332,7 +278,7 @@ class VCMagics(Magics):
         are those of `mlvc log`. In a notebook it shows the history panel (sort, filter, page,
         act on rows); `--text` shows the static table.
         """
-        args = _parse(self.vc_log, line)
+        args = parse(self.vc_log, line)
         if self._wants_panel(args):
             from mlvc_jupyter.widgets.history import HistoryPanel
 
@@ -348,19 +294,19 @@ class VCMagics(Magics):
         return display.ExperimentListView(page, filtered=filtered)
 
     @line_magic
-    @_reports_errors
+    @reports_errors
     @magic_arguments()
     @argument("experiment_id", metavar="EXP_ID", help="the experiment to show")
     def vc_show(self, line: str) -> display.RecordView:
         """Show everything recorded about an experiment's last checkpoint."""
-        args = _parse(self.vc_show, line)
+        args = parse(self.vc_show, line)
         return display.RecordView(
             self.manager.show(args.experiment_id),
             curves=self.manager.metric_curves(args.experiment_id),
         )
 
     @line_magic
-    @_reports_errors
+    @reports_errors
     @magic_arguments()
     @argument("a", metavar="EXP_A", help="the experiment to compare from")
     @argument("b", metavar="EXP_B", help="the experiment to compare to")
@@ -373,7 +319,7 @@ class VCMagics(Magics):
         With more ids, each is compared with EXP_A. In a notebook it shows the compare panel
         (metric curves plotted together, notebook diffs); `--text` shows the tables.
         """
-        args = _parse(self.vc_diff, line)
+        args = parse(self.vc_diff, line)
         ids = [args.a, args.b, *args.more]
         if self._wants_panel(args):
             from mlvc_jupyter.widgets.compare import ComparePanel
@@ -386,40 +332,40 @@ class VCMagics(Magics):
     # -- labels, configs, reproduction ----------------------------------------------------------
 
     @line_magic
-    @_reports_errors
+    @reports_errors
     @magic_arguments()
     @argument("experiment_id", metavar="EXP_ID", help="the experiment to tag")
     @argument("tag", metavar="TAG", help="the tag name, e.g. v1")
     @argument("-f", "--force", action="store_true", help="move the tag if it exists")
     def vc_tag(self, line: str) -> None:
         """Tag an experiment's last checkpoint with an annotated git tag."""
-        args = _parse(self.vc_tag, line)
+        args = parse(self.vc_tag, line)
         tag = self.manager.tag(args.experiment_id, args.tag, force=args.force)
         self._show(display.Notice(f"Tagged {args.experiment_id} as {tag}.", tag))
 
     @line_magic
-    @_reports_errors
+    @reports_errors
     @magic_arguments()
     @argument("experiment_id", metavar="EXP_ID", help="the experiment to branch from")
     def vc_branch(self, line: str) -> None:
         """Create branch mlvc/EXP_ID at an experiment's last checkpoint."""
-        args = _parse(self.vc_branch, line)
+        args = parse(self.vc_branch, line)
         branch = self.manager.branch(args.experiment_id)
         self._show(display.Notice(f"Created branch {branch} at {args.experiment_id}.", branch))
 
     @line_magic
-    @_reports_errors
+    @reports_errors
     @magic_arguments()
     @argument("--config", metavar="VAR", help="a notebook variable holding the configs")
     def vc_snapshot(self, line: str) -> None:
         """Save the configs and the repository's config files to a config snapshot."""
-        args = _parse(self.vc_snapshot, line)
+        args = parse(self.vc_snapshot, line)
         configs = self.session.variable(args.config, "--config")
         path = self.manager.save_configs(configs if configs is not None else {})
         self._show(display.Notice(f"Config snapshot saved to {path}.", path))
 
     @line_magic
-    @_reports_errors
+    @reports_errors
     @magic_arguments()
     @argument(
         "source",
@@ -428,17 +374,17 @@ class VCMagics(Magics):
     )
     def vc_restore(self, line: str) -> None:
         """Restore config files from a snapshot file or an experiment, saving yours first."""
-        args = _parse(self.vc_restore, line)
+        args = parse(self.vc_restore, line)
         self._show(display.RestoreView(self.manager.restore(args.source)))
 
     @line_magic
-    @_reports_errors
+    @reports_errors
     @magic_arguments()
     @argument("experiment_id", metavar="EXP_ID", help="the experiment to reproduce")
     @argument("--dir", metavar="PATH", help="where (default: .git/mlvc/worktrees/EXP_ID)")
     def vc_reproduce(self, line: str) -> None:
         """Check out an experiment's last checkpoint in a separate worktree."""
-        args = _parse(self.vc_reproduce, line)
+        args = parse(self.vc_reproduce, line)
         path = self.manager.reproduce(args.experiment_id, path=args.dir)
         self._show(display.Notice(f"{args.experiment_id} is checked out in {path}.", path))
 

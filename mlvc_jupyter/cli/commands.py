@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlvc_jupyter import render
+from mlvc_jupyter import blocks, render
 from mlvc_jupyter.cli.output import print_error
 from mlvc_jupyter.core.configs.values import load_config_file
 from mlvc_jupyter.core.files import atomic_write
@@ -133,12 +133,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({**status.to_dict(), **({"timings": timings} if args.timings else {})})
         return 0
-    blocks = render.status_blocks(status)
+    shown = blocks.status_blocks(status)
     if timings is not None:
-        blocks += render.timings_blocks(timings)
+        shown += blocks.timings_blocks(timings)
     if timings:
-        blocks.append("`mlvc --verbose <command>` logs every git call with its duration.")
-    print(render.as_text(blocks))
+        shown.append("`mlvc --verbose <command>` logs every git call with its duration.")
+    print(render.as_text(shown))
     return 0
 
 
@@ -215,7 +215,7 @@ def cmd_log(args: argparse.Namespace) -> int:
         _print_json([s.to_dict() for s in page.items])
     else:
         filtered = bool(args.search or args.status or args.tag)
-        print(render.as_text(render.page_blocks(page, filtered=filtered)))
+        print(render.as_text(blocks.page_blocks(page, filtered=filtered)))
     return 0
 
 
@@ -224,7 +224,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(record.to_dict())
     else:
-        print(render.as_text(render.record_blocks(record)))
+        print(render.as_text(blocks.record_blocks(record)))
     return 0
 
 
@@ -233,7 +233,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(diff.to_dict())
     else:
-        print(render.as_text(render.diff_blocks(diff)))
+        print(render.as_text(blocks.diff_blocks(diff)))
     return 0
 
 

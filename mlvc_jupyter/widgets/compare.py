@@ -6,8 +6,9 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from mlvc_jupyter.blocks import comparison_blocks
 from mlvc_jupyter.errors import MlvcError
-from mlvc_jupyter.render import Block, comparison_blocks
+from mlvc_jupyter.render import Block
 from mlvc_jupyter.widgets.base import Panel, open_manager
 from mlvc_jupyter.widgets.plots import curves_figure, has_matplotlib
 from mlvc_jupyter.widgets.state import CompareState

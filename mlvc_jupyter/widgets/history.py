@@ -10,9 +10,10 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from mlvc_jupyter.blocks import page_blocks
 from mlvc_jupyter.core.reading.options import DEFAULT_SORT, SORT_FIELDS
 from mlvc_jupyter.errors import MlvcError
-from mlvc_jupyter.render import Block, Table, format_time, page_blocks
+from mlvc_jupyter.render import Block, Table, format_time
 from mlvc_jupyter.widgets.base import Panel, open_manager
 from mlvc_jupyter.widgets.state import HistoryState
 

@@ -16,9 +16,10 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from mlvc_jupyter.blocks import curves_blocks
 from mlvc_jupyter.core.reading.compare import curves_of
 from mlvc_jupyter.errors import MlvcError
-from mlvc_jupyter.render import Block, Row, Table, curves_blocks, format_time
+from mlvc_jupyter.render import Block, Row, Table, format_time
 from mlvc_jupyter.widgets.base import Panel, open_manager
 from mlvc_jupyter.widgets.plots import curves_figure, figure_png, has_matplotlib
 from mlvc_jupyter.widgets.state import LiveState

@@ -9,8 +9,9 @@ import os
 import threading
 from typing import Any
 
+from mlvc_jupyter.blocks import status_blocks
 from mlvc_jupyter.errors import MlvcError
-from mlvc_jupyter.render import Block, Row, status_blocks
+from mlvc_jupyter.render import Block, Row
 from mlvc_jupyter.widgets.base import Panel, open_manager
 from mlvc_jupyter.widgets.state import StatusState
 

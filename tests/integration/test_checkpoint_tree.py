@@ -16,10 +16,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from mlvc_jupyter.blocks import checkpoint_blocks
 from mlvc_jupyter.cli import main
 from mlvc_jupyter.core.manager import ExperimentManager
 from mlvc_jupyter.errors import GitOperationError
-from mlvc_jupyter.render import as_text, checkpoint_blocks
+from mlvc_jupyter.render import as_text
 from tests.conftest import GitRepo
 
 
