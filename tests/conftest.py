@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -112,3 +113,29 @@ def empty_repo(tmp_path: Path) -> GitRepo:
     path.mkdir()
     git(path, "init", "-q", "-b", "main")
     return GitRepo(path)
+
+
+class GitCalls(logging.Handler):
+    """Collect the git subcommands mlvc runs, from its DEBUG log of every call."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.commands: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.commands.append(str(record.args[0]).split()[0] if record.args else "")
+
+    def count(self, command: str) -> int:
+        return self.commands.count(command)
+
+
+@pytest.fixture
+def git_calls() -> Iterator[GitCalls]:
+    """Count the git processes a test's mlvc calls start (nothing is mocked: git runs)."""
+    logger = logging.getLogger("mlvc_jupyter.git")
+    handler, level = GitCalls(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mlvc_jupyter.core.manager import ExperimentManager
 from mlvc_jupyter.errors import ExperimentExistsError, InvalidNameError, MlvcError
-from tests.conftest import GitRepo, git
+from tests.conftest import GitCalls, GitRepo, git
 
 
 def _lock(repo: GitRepo, experiment_id: str, *, age: float) -> Path:
@@ -239,31 +237,7 @@ def test_every_recording_verb_works_in_a_sha256_repository(tmp_path: Path) -> No
 # -- cost: starting an experiment does not list the others ---------------------------------------
 
 
-class _GitCalls(logging.Handler):
-    """Collect the git subcommands mlvc runs, from its DEBUG log of every call."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.commands: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.commands.append(str(record.args[0]).split()[0] if record.args else "")
-
-
-@pytest.fixture
-def git_calls() -> Iterator[_GitCalls]:
-    logger = logging.getLogger("mlvc_jupyter.git")
-    handler, level = _GitCalls(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(level)
-
-
-def test_starting_an_experiment_lists_no_experiment(
-    git_repo: GitRepo, git_calls: _GitCalls
-) -> None:
+def test_starting_an_experiment_lists_no_experiment(git_repo: GitRepo, git_calls: GitCalls) -> None:
     ExperimentManager(git_repo.path).start("first")
     for i in range(3):
         git_repo.git("update-ref", f"refs/mlvc/experiments/other-{i}", _tip(git_repo, "first"))

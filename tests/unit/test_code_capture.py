@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 import sys
 import types
@@ -24,31 +23,6 @@ def _module(name: str, file: Path | str | None) -> types.ModuleType:
     module = types.ModuleType(name)
     module.__file__ = None if file is None else str(file)
     return module
-
-
-class _GitCalls(logging.Handler):
-    """Count the git subcommands mlvc runs, from its DEBUG log of every call."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.commands: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.commands.append(str(record.args[0]).split()[0])
-
-    def count(self, command: str) -> int:
-        return self.commands.count(command)
-
-
-@pytest.fixture
-def git_calls() -> Any:
-    logger = logging.getLogger("mlvc_jupyter.git")
-    handler, level = _GitCalls(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(level)
 
 
 @pytest.fixture
