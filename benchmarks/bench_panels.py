@@ -39,8 +39,11 @@ def history_rows(root: Path, rounds: int) -> list[Row]:
     first_page(root)  # fill the cache
     tasks = [
         Task("HistoryPanel first page + view, warm", lambda: first_page(root)),
-        Task("HistoryPanel first page + view, cold", lambda: first_page(root),
-             setup=kernel._MANAGERS.clear),  # a new manager: the query cache is empty
+        Task(
+            "HistoryPanel first page + view, cold",
+            lambda: first_page(root),
+            setup=kernel._MANAGERS.clear,
+        ),  # a new manager: the query cache is empty
     ]
     samples = round_robin(tasks, rounds=rounds, label="history panel")
     bench = "history panel, 10,000 experiments, loose refs"

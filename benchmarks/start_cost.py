@@ -2,8 +2,9 @@
 
     python benchmarks/start_cost.py 0 2000 10000 [--rounds 15] [--profile]
 
-For each count N, a small repository gets N ended experiments on loose refs, written in one
-``git fast-import`` (each a commit whose message is a valid mlvc summary, as mlvc writes them).
+For each count N, a small repository gets N ended experiments on loose refs, the first through
+the API and the rest with ``git fast-import`` (``gen_experiments.build_fast``, so each carries
+the summary and record mlvc writes).
 Then, in one process, ``ExperimentManager.start(<new id>)`` and ``ExperimentManager.commit(<a
 running experiment>)`` alternate for ``--rounds`` rounds; the median of each and their ratio
 are printed. ``--profile`` prints cProfile's top functions of the ``start`` calls.
@@ -21,40 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import git, git_env
+from gen_experiments import build_fast
 
 from mlvc_jupyter.core.manager import ExperimentManager
-from mlvc_jupyter.core.recording.summary import format_message
-
-
-def build(root: Path, count: int) -> None:
-    """Create a small repository with ``count`` ended experiments on loose refs."""
-    root.mkdir(parents=True)
-    (root / "train.py").write_text("def train(lr):\n    return lr * 2\n")
-    (root / "params.yaml").write_text("lr: 0.1\n")
-    env = git_env(date="2026-01-01T00:00:00Z")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A", env=env)
-    git(root, "commit", "-q", "-m", "Small project", env=env)
-    head = git(root, "rev-parse", "HEAD").decode().strip()
-    stream = bytearray()
-    for i in range(count):
-        summary = {
-            "v": 1, "id": f"exp-{i:05d}", "name": f"exp-{i:05d}", "status": "success",
-            "seq": 1, "created": "2026-01-01T00:00:00.000+00:00",
-            "time": "2026-01-01T00:00:00.000+00:00", "message": "ended: success",
-            "metrics": {"loss": round(1 / (i + 1), 6)}, "head": head, "branch": "main",
-            "extra": {},
-        }  # fmt: skip
-        message = format_message(summary)
-        stream += (
-            f"commit refs/mlvc/experiments/exp-{i:05d}\n"
-            f"committer Bench <bench@example.invalid> 1767225600 +0000\n"
-            f"data {len(message)}\n"
-        ).encode()
-        stream += message + f"\nfrom {head}\n\n".encode()
-    if count:
-        git(root, "fast-import", "--quiet", stdin=bytes(stream), env=env)
 
 
 def measure(root: Path, rounds: int, profile: bool) -> tuple[float, float]:
@@ -94,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     for count in args.counts:
         folder = Path(tempfile.mkdtemp(prefix="mlvc-start-cost-"))
         try:
-            build(folder / "repo", count)
+            build_fast(folder / "repo", max(count, 1))
             start, commit = measure(folder / "repo", args.rounds, args.profile)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
