@@ -121,9 +121,13 @@ class GitCalls(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.commands: list[str] = []
+        self.lines: list[str] = []
+        """Each call's arguments, as mlvc logs them (credentials scrubbed)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.commands.append(str(record.args[0]).split()[0] if record.args else "")
+        line = str(record.args[0]) if record.args else ""
+        self.lines.append(line)
+        self.commands.append(line.split()[0] if line else "")
 
     def count(self, command: str) -> int:
         return self.commands.count(command)

@@ -21,7 +21,7 @@ from mlvc_jupyter.cli import main
 from mlvc_jupyter.core.manager import ExperimentManager
 from mlvc_jupyter.errors import GitOperationError
 from mlvc_jupyter.render import as_text
-from tests.conftest import GitRepo
+from tests.conftest import GitCalls, GitRepo
 
 
 def _notebook(source: str = "print('hi')", output: str = "hi\n") -> dict:
@@ -354,3 +354,21 @@ def test_a_slow_clean_filter_times_out_and_names_filter_and_file(git_repo: GitRe
         manager.commit("x", message="slow")
     assert _ref(git_repo, "x") == before
     assert not list((git_repo.path / ".git" / "mlvc" / "tmp").glob("index.*"))
+
+
+def test_the_users_index_is_refreshed_once_not_at_every_checkpoint(
+    git_repo: GitRepo, git_calls: GitCalls
+) -> None:
+    """Racy entries are re-read once (`update-index --refresh`), until the user's index changes."""
+    manager = ExperimentManager(git_repo.path)
+    manager.start("e1")
+    for step in range(3):
+        git_repo.write({"train.py": f"print({step})\n"})
+        manager.commit("e1", message=f"step {step}")
+    assert sum("--refresh" in line for line in git_calls.lines) == 1
+    git_repo.write({"new.txt": "staged\n"})
+    git_repo.git("add", "new.txt")  # the user's index changed: refreshed again
+    manager.commit("e1", message="after git add")
+    assert sum("--refresh" in line for line in git_calls.lines) == 2
+    stored = git_repo.git("show", "refs/mlvc/experiments/e1:train.py")
+    assert stored == "print(2)\n"

@@ -103,6 +103,8 @@ class TreeBuilder:
         self.notebooks = NotebookStripper(repo)
         self._tracked_notebooks: tuple[tuple[int, int, int], list[str]] | None = None
         self._swept = False
+        self._base: tuple[tuple[int, int, int], bytes, int] | None = None
+        """The user's index as last refreshed: (its stat key, the refreshed bytes, their mtime)."""
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -152,7 +154,7 @@ class TreeBuilder:
     def _stage_changes(self, index: Path, env: Mapping[str, str], deadline: float) -> _Changes:
         """Copy the user's index, ask ``status`` what changed, ``add`` it; again on a race."""
         for attempt in range(1, _STAGE_ATTEMPTS + 1):
-            self._copy_user_index(index)
+            self._copy_user_index(index, deadline)
             changes = _Changes(files=WorkingFiles(self.repo.root))
             try:
                 self._collect_changes(env, changes, deadline)
@@ -166,18 +168,41 @@ class TreeBuilder:
                 return changes
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _copy_user_index(self, index: Path) -> None:
-        """Copy the user's index with its mtime: git re-checks entries not older than it."""
+    def _copy_user_index(self, index: Path, deadline: float) -> None:
+        """Write the user's index to ``index`` as git last refreshed it, keeping its mtime.
+
+        git re-reads an entry whose mtime is not older than the index file's own (a "racily
+        clean" one), so a copy must keep the mtime of the index it copies. Right after a
+        commit or a checkout most entries are racy until git rewrites the user's index, and
+        every checkpoint would re-hash them; so the user's index is refreshed once, into a
+        private copy git writes itself (``update-index --refresh``), and that copy, with its
+        own mtime, is the base of each checkpoint until the user's index changes.
+        """
         user_index = self.repo.paths.git_dir / "index"
         try:
             with open(user_index, "rb") as source:
                 st = os.fstat(source.fileno())
-                with open(index, "wb") as target:
-                    shutil.copyfileobj(source, target)
+                key = (st.st_ino, st.st_size, st.st_mtime_ns)
+                if self._base is None or self._base[0] != key:
+                    _write_index(index, source.read(), st.st_mtime_ns)
+                    self._base = (key, *self._refresh(index, deadline))
+                    return
         except FileNotFoundError:
+            self._base = None
             index.unlink(missing_ok=True)
             return
-        os.utime(index, ns=(st.st_atime_ns, st.st_mtime_ns))
+        _write_index(index, self._base[1], self._base[2])
+
+    def _refresh(self, index: Path, deadline: float) -> tuple[bytes, int]:
+        """Refresh ``index``'s stat data (filters off, as for status); return it and its mtime."""
+        env = {"GIT_INDEX_FILE": str(index), **_filters_off(self.repo.filter_drivers())}
+        remaining = max(deadline - time.monotonic(), 0.001)
+        self.repo.git.run(
+            "update-index", "-q", "--refresh", "--ignore-submodules",
+            env=env, ok_status=(0, 1), timeout=remaining,
+        )  # fmt: skip
+        with open(index, "rb") as refreshed:
+            return refreshed.read(), os.fstat(refreshed.fileno()).st_mtime_ns
 
     def _collect_changes(self, env: Mapping[str, str], changes: _Changes, deadline: float) -> None:
         # Status runs with every clean filter off: a changed file is then merely reported, and
@@ -368,6 +393,11 @@ def _is_race(exc: GitOperationError, deadline: float) -> bool:
     if time.monotonic() >= deadline or exc.status is None:
         return False
     return exc.status < 0 or any(words in exc.stderr for words in _RACES)
+
+
+def _write_index(path: Path, data: bytes, mtime_ns: int) -> None:
+    path.write_bytes(data)
+    os.utime(path, ns=(mtime_ns, mtime_ns))
 
 
 def _filters_off(drivers: Iterable[str]) -> dict[str, str]:

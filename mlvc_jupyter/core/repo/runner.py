@@ -25,6 +25,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -207,21 +208,35 @@ def _run(
     stdin: bytes | None,
     timeout: float | None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run ``argv``; past ``timeout``, kill its whole process group and raise TimeoutExpired."""
+    """Run ``argv``; past ``timeout``, kill its whole process group and raise TimeoutExpired.
+
+    A watchdog thread enforces the timeout: ``communicate(timeout=...)`` would make the wait
+    for git's exit a polling loop with growing sleeps, which costs milliseconds on every call.
+    """
     if timeout is None:
         return subprocess.run(argv, cwd=cwd, env=env, input=stdin, capture_output=True, check=False)
     pipe = subprocess.PIPE
     with subprocess.Popen(
         argv, cwd=cwd, env=env, stdin=pipe, stdout=pipe, stderr=pipe, start_new_session=True
     ) as proc:
+        fired = threading.Event()
+        watchdog = threading.Timer(max(timeout, 0.001), _kill_group, (proc, fired))
+        watchdog.start()
         try:
-            out, err = proc.communicate(stdin, timeout=max(timeout, 0.001))
-        except subprocess.TimeoutExpired as exc:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            exc.stdout, exc.stderr = proc.communicate()
-            raise
+            out, err = proc.communicate(stdin)
+        finally:
+            watchdog.cancel()
+    if fired.is_set():
+        raise subprocess.TimeoutExpired(argv, timeout, output=out, stderr=err)
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def _kill_group(proc: subprocess.Popen[bytes], fired: threading.Event) -> None:
+    """Kill a process that ran out of time, with every program it started (its group)."""
+    if proc.poll() is None:
+        fired.set()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _command_error(args: Sequence[str], proc: subprocess.CompletedProcess[bytes]) -> MlvcError:
