@@ -127,6 +127,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const panel = new SidebarPanel(model, actions(model, tracker));
     panel.title.icon = mlvcIcon;
     shell.add(panel, 'left', { rank: 600 });
+    if (new URLSearchParams(window.location.search).has('mlvc')) {
+      app.restored.then(() => shell.activateById(panel.id));  // `mlvc demo --lab` opens it
+    }
     const loaded = await model.check();
     if (!loaded || !tracker) {
       return;
