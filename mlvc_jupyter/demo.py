@@ -12,9 +12,16 @@ live in :mod:`mlvc_jupyter.demo_project`.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
+import os
 import runpy
+import secrets
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -264,14 +271,19 @@ def run_demo(
     path: Path | None = None,
     *,
     keep: bool = False,
+    lab: bool = False,
     out: IO[str],
     steps: Sequence[Step] = STEPS,
 ) -> int:
     """Run the demo's steps in ``path`` (a new temporary folder by default); return 0.
 
+    With ``lab``, JupyterLab then starts on the demo repository with the sidebar open (the
+    repository is kept) and runs until Ctrl-C.
+
     Raises:
         MlvcError: ``path`` is a non-empty folder, or a step found mlvc misbehaving.
     """
+    keep = keep or lab
     root = _prepare(path)
     demo = Demo(root=root, out=out)
     started = time.perf_counter()
@@ -289,10 +301,60 @@ def run_demo(
             file=out,
         )
         _print_next(root, keep=keep, out=out)
+        if lab:
+            return run_lab(root, out=out)
+        print("\nSee it in JupyterLab, sidebar open: mlvc demo --lab", file=out)
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
     return 0
+
+
+def run_lab(root: Path, *, out: IO[str]) -> int:
+    """Start JupyterLab on ``root`` (127.0.0.1, a fresh token), print its URL, stop on Ctrl-C.
+
+    Raises:
+        MlvcError: JupyterLab is not installed.
+    """
+    if importlib.util.find_spec("jupyterlab") is None:
+        raise MlvcError(
+            "JupyterLab is not installed, so `mlvc demo --lab` cannot start it.",
+            hint="pip install 'mlvc-jupyter[jupyter]'",
+        )
+    token, port = secrets.token_hex(24), _free_port()
+    command = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}", "--ServerApp.jpserver_extensions={'mlvc_jupyter': True}",
+    ]  # fmt: skip
+    if hasattr(os, "getuid") and os.getuid() == 0:
+        command.append("--ServerApp.allow_root=True")
+    url = f"http://127.0.0.1:{port}/lab/tree/notebooks/explore.ipynb?token={token}&mlvc"
+    proc = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    print(
+        f"\nJupyterLab with the mlvc sidebar, on {root}:\n  {url}\nStop it with Ctrl-C.", file=out
+    )
+    out.flush()
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGINT)  # jupyter asks to confirm a single Ctrl-C
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        print(f"JupyterLab stopped; the demo repository stays in {root}.", file=out)
+        return 0
+    error = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
+    raise MlvcError(f"JupyterLab exited ({proc.returncode}):\n{error}", hint="See the error above.")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _prepare(path: Path | None) -> Path:

@@ -369,7 +369,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from mlvc_jupyter.demo import run_demo
 
     target = _path(args, args.dir) if args.dir else None
-    return run_demo(target, keep=args.keep or target is not None, out=sys.stdout)
+    keep = args.keep or target is not None
+    return run_demo(target, keep=keep, lab=args.lab, out=sys.stdout)
 
 
 def _print_json(data: Any) -> None:

@@ -341,6 +341,10 @@ def _add_demo(subparsers: Any) -> None:
     p.add_argument(
         "--keep", action="store_true", help="keep the temporary folder (always kept with --dir)"
     )
+    p.add_argument(
+        "--lab", action="store_true",
+        help="then start JupyterLab on it with the mlvc sidebar open (Ctrl-C stops it)",
+    )  # fmt: skip
 
 
 _COMMANDS = (
