@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import GitOperationError
 
-__all__ = ["explain", "refuse_failed_filter"]
+__all__ = ["explain", "filters_off", "refuse_failed_filter"]
 
 _REQUIRED = re.compile(r"fatal: (.+): clean filter '([^']*)' failed")
 _EXTERNAL = re.compile(r"external filter '([^']*)' failed")
@@ -126,3 +126,16 @@ def _commands(repo: Repository) -> dict[str, str]:
         if key.startswith("filter.") and key.endswith(".clean"):
             result[key[len("filter.") : -len(".clean")]] = value
     return result
+
+
+def filters_off(drivers: Iterable[str]) -> dict[str, str]:
+    """Return the environment that turns the named filter drivers off for one git call."""
+    settings = [
+        (f"filter.{name}.{key}", value)
+        for name in drivers
+        for key, value in (("clean", ""), ("process", ""), ("required", "false"))
+    ]
+    env = {"GIT_CONFIG_COUNT": str(len(settings))}
+    for i, (key, value) in enumerate(settings):
+        env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = key, value
+    return env if settings else {}

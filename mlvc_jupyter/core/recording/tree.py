@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
 import stat
 import tempfile
 import time
@@ -34,6 +33,7 @@ from mlvc_jupyter.core.recording.workfiles import (
     IsSymlinkError,
     WorkingFiles,
     display_path,
+    sweep_dead,
     unique_suffix,
 )
 from mlvc_jupyter.core.records import CheckpointTree, LargeFile
@@ -128,7 +128,7 @@ class TreeBuilder:
         tmp_dir = self.repo.runtime_dir / "tmp"
         tmp_dir.mkdir(exist_ok=True)
         if not self._swept:
-            _sweep_dead(tmp_dir)
+            sweep_dead(tmp_dir)
             self._swept = True
         index = tmp_dir / f"index.{unique_suffix()}"
         try:
@@ -195,7 +195,7 @@ class TreeBuilder:
 
     def _refresh(self, index: Path, deadline: float) -> tuple[bytes, int]:
         """Refresh ``index``'s stat data (filters off, as for status); return it and its mtime."""
-        env = {"GIT_INDEX_FILE": str(index), **_filters_off(self.repo.filter_drivers())}
+        env = {"GIT_INDEX_FILE": str(index), **self._filters_off()}
         remaining = max(deadline - time.monotonic(), 0.001)
         self.repo.git.run(
             "update-index", "-q", "--refresh", "--ignore-submodules",
@@ -211,8 +211,7 @@ class TreeBuilder:
         out = self._git(
             "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
             "--no-renames", "--ignore-submodules=none",
-            env={**env, "GIT_OPTIONAL_LOCKS": "0", **_filters_off(self.repo.filter_drivers())},
-            deadline=deadline,
+            env={**env, "GIT_OPTIONAL_LOCKS": "0", **self._filters_off()}, deadline=deadline,
         )  # fmt: skip
         parsed = parse_status_entries(out)
         changes.head, changes.branch = parsed.head, parsed.branch
@@ -251,6 +250,9 @@ class TreeBuilder:
                 changes.removals.add(path)
         else:
             changes.to_add.append(path)
+
+    def _filters_off(self) -> dict[str, str]:
+        return filters.filters_off(self.repo.filter_drivers())
 
     def _add(self, env: Mapping[str, str], paths: list[str], deadline: float) -> None:
         self._git(
@@ -400,49 +402,9 @@ def _write_index(path: Path, data: bytes, mtime_ns: int) -> None:
     os.utime(path, ns=(mtime_ns, mtime_ns))
 
 
-def _filters_off(drivers: Iterable[str]) -> dict[str, str]:
-    """Return the environment that turns the named filter drivers off for one git call."""
-    settings = [
-        (f"filter.{name}.{key}", value)
-        for name in drivers
-        for key, value in (("clean", ""), ("process", ""), ("required", "false"))
-    ]
-    env = {"GIT_CONFIG_COUNT": str(len(settings))}
-    for i, (key, value) in enumerate(settings):
-        env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = key, value
-    return env if settings else {}
-
-
 def _is_dirty_submodule(state: str) -> bool:
     """Read porcelain v2's ``S<c><m><u>``: tracked (m) or untracked (u) changes inside."""
     return state.startswith("S") and (state[2] == "M" or state[3] == "U")
-
-
-def _sweep_dead(tmp_dir: Path) -> None:
-    """Remove temporary files left by mlvc processes that died (killed mid-checkpoint, say).
-
-    Only names mlvc writes here (``<kind>.<pid>.<n>``) whose process no longer exists are
-    touched; files of live processes are left alone.
-    """
-    for entry in tmp_dir.iterdir():
-        parts = entry.name.split(".")
-        if len(parts) < 3 or not parts[1].isdigit() or _is_alive(int(parts[1])):
-            continue
-        log.info("removing %s, left by a process that died", entry)
-        if entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
-
-
-def _is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, but another user's
-        return True
-    return True
 
 
 def _nul_join(items: Iterable[str]) -> bytes:

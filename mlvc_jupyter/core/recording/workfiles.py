@@ -12,12 +12,23 @@ from __future__ import annotations
 import errno
 import hashlib
 import itertools
+import logging
 import os
+import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FileRead", "IsSymlinkError", "WorkingFiles", "display_path", "unique_suffix"]
+__all__ = [
+    "sweep_dead",
+    "FileRead",
+    "IsSymlinkError",
+    "WorkingFiles",
+    "display_path",
+    "unique_suffix",
+]
+
+log = logging.getLogger(__name__)
 
 _COUNTER = itertools.count()
 _GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
@@ -164,3 +175,30 @@ def display_path(path: str) -> str:
 def unique_suffix() -> str:
     """Return ``<pid>.<n>``, unique across the threads of this process, for temporary names."""
     return f"{os.getpid()}.{next(_COUNTER)}"
+
+
+def sweep_dead(tmp_dir: Path) -> None:
+    """Remove temporary files left by mlvc processes that died (killed mid-checkpoint, say).
+
+    Only names mlvc writes here (``<kind>.<pid>.<n>``) whose process no longer exists are
+    touched; files of live processes are left alone.
+    """
+    for entry in tmp_dir.iterdir():
+        parts = entry.name.split(".")
+        if len(parts) < 3 or not parts[1].isdigit() or _is_alive(int(parts[1])):
+            continue
+        log.info("removing %s, left by a process that died", entry)
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        return True
+    return True
