@@ -84,6 +84,16 @@ def unload_ipython_extension(ipython: Any) -> None:
     unload(ipython)
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """Name the jupyter_server extension (the REST API of the sidebar)."""
+    return [{"module": "mlvc_jupyter.server"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Name the prebuilt JupyterLab extension shipped in the package (built from labextension/)."""
+    return [{"src": "labextension", "dest": "mlvc-jupyter"}]
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:

@@ -43,7 +43,12 @@ from mlvc_jupyter.core.environment.code import (
     match_cells,
     module_warnings,
 )
-from mlvc_jupyter.core.session import ExperimentSession, running_experiments
+from mlvc_jupyter.core.session import (
+    ExperimentSession,
+    clear_kernel_state,
+    running_experiments,
+    write_kernel_state,
+)
 from mlvc_jupyter.errors import MlvcError
 
 if TYPE_CHECKING:
@@ -369,7 +374,19 @@ class KernelSession:
         self.notebook = notebook or self.notebook
         if self.run.tracker is not None:
             self.shell.user_ns["tracker"] = self.run.tracker
+        self._publish(experiment_id, facts["notebook"])
         return checkpoint
+
+    def _publish(self, experiment_id: str | None, notebook: str | None) -> None:
+        """Name the active experiment in the runtime folder, for the sidebar's "record
+        checkpoint" (the server cannot ask a kernel busy training); a failure only warns."""
+        try:
+            if experiment_id is not None and notebook is not None:
+                write_kernel_state(self.manager, notebook=notebook, experiment_id=experiment_id)
+            else:
+                clear_kernel_state(self.manager)
+        except OSError as exc:
+            self.warnings.append(f"The sidebar will not see the active experiment: {exc}.")
 
     def commit(self, *, message: str | None, configs: Any, background: bool) -> Checkpoint | None:
         """Record a checkpoint of the active experiment now, or queue it (returns None)."""
@@ -394,4 +411,5 @@ class KernelSession:
         """Close the tracker and forget the active experiment (the repository stays)."""
         if self.run is not None:
             self.run.close()
+            self._publish(None, None)
         self.run, self.seed, self.seeded = None, None, ()

@@ -13,6 +13,8 @@ background checkpoint can capture the kernel at once and read git later).
 
 from __future__ import annotations
 
+import json
+import os
 import traceback
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -20,11 +22,23 @@ from typing import TYPE_CHECKING, Any
 from mlvc_jupyter.core.recording.worker import CommitWorker, Details, worker_for
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from mlvc_jupyter.core.manager import ExperimentManager
     from mlvc_jupyter.core.records import Checkpoint, ExperimentSummary
     from mlvc_jupyter.core.tracking import Tracker
 
-__all__ = ["ExperimentSession", "error_details", "running_experiments"]
+__all__ = [
+    "ExperimentSession",
+    "active_experiment",
+    "clear_kernel_state",
+    "error_details",
+    "running_experiments",
+    "write_kernel_state",
+]
+
+KERNELS_DIR = "kernels"
+"""Folder of the runtime folder where each kernel names its notebook and active experiment."""
 
 _TRACEBACK_LINES = 20
 _MESSAGE_CHARS = 500
@@ -190,3 +204,72 @@ def error_details(error: BaseException) -> dict[str, Any]:
 
 def _resolve(details: Details | None) -> Mapping[str, Any] | None:
     return details() if callable(details) else details
+
+
+# -- which experiment each kernel has active ---------------------------------------------------
+#
+# A kernel writes ``<runtime>/kernels/<pid>.json`` ({"notebook", "experiment", "pid"}) when an
+# experiment becomes active and removes it when the experiment ends, so the REST server can
+# record a checkpoint of a notebook's experiment without asking the kernel (busy training, it
+# could not answer). One file per process: kernels never write the same file.
+
+
+def write_kernel_state(manager: ExperimentManager, *, notebook: str, experiment_id: str) -> None:
+    """Say that this process has ``experiment_id`` active for ``notebook`` (repo-relative)."""
+    state = {"notebook": notebook, "experiment": experiment_id, "pid": os.getpid()}
+    path = _kernel_state_path(manager)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(state), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def clear_kernel_state(manager: ExperimentManager) -> None:
+    """Say that this process has no active experiment any more."""
+    _kernel_state_path(manager).unlink(missing_ok=True)
+
+
+def active_experiment(manager: ExperimentManager, notebook: str) -> str | None:
+    """Return the experiment a live kernel has active for ``notebook`` (repo-relative), or None.
+
+    States of processes that are gone (a killed kernel) are skipped; unreadable ones too (a
+    state file is a hint, never a reason to fail a status request).
+    """
+    folder = manager.repo.runtime_dir / KERNELS_DIR
+    for path in sorted(folder.glob("*.json"), key=_mtime, reverse=True):
+        state = _read_state(path)
+        if state and state.get("notebook") == notebook and _alive(state.get("pid")):
+            experiment = state.get("experiment")
+            return experiment if isinstance(experiment, str) else None
+    return None
+
+
+def _kernel_state_path(manager: ExperimentManager) -> Path:
+    return manager.repo.runtime_dir / KERNELS_DIR / f"{os.getpid()}.json"
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _read_state(path: Path) -> dict[str, Any] | None:
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
