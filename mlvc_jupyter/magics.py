@@ -284,7 +284,7 @@ class VCMagics(Magics):
 
             return HistoryPanel(  # type: ignore[return-value]  # shows like the view
                 self.manager.root, page_size=args.limit, search=args.search,
-                status=args.status, sort=args.sort, shell=self.shell,
+                status=args.status, tag=args.tag, sort=args.sort, shell=self.shell,
             )  # fmt: skip
         page = self.manager.query(
             args.search, status=args.status, tag=args.tag, sort=args.sort, offset=args.offset,

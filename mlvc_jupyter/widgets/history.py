@@ -49,17 +49,18 @@ class HistoryPanel(Panel):
         *,
         search: str | None = None,
         status: str | None = None,
+        tag: str | None = None,
         sort: str = DEFAULT_SORT,
         shell: Any = None,
     ) -> None:
-        """Open the repository holding ``path`` and read the first page (``search``, ``status``
-        and ``sort`` as :meth:`ExperimentManager.query` takes them; ``shell`` receives the
+        """Open the repository holding ``path`` and read the first page (``search``, ``status``,
+        ``tag`` and ``sort`` as :meth:`ExperimentManager.query` takes them; ``shell`` receives the
         reproduce cells, the running IPython by default)."""
         super().__init__()
         self.manager = open_manager(path)
         self.shell = shell
         self.state = HistoryState(
-            page_size=page_size, search=search or "", status=status or "", sort=sort
+            page_size=page_size, search=search or "", status=status or "", tag=tag or "", sort=sort
         )
         self.reload()
 
@@ -70,7 +71,7 @@ class HistoryPanel(Panel):
         s = self.state
         try:
             page = self.manager.query(
-                s.search or None, status=s.status or None, sort=s.sort,
+                s.search or None, status=s.status or None, tag=s.tag or None, sort=s.sort,
                 offset=s.page * s.page_size, limit=s.page_size,
             )  # fmt: skip
         except MlvcError as exc:
@@ -84,10 +85,14 @@ class HistoryPanel(Panel):
             s.rows = [_row(item) for item in page.items]
         self._page = page
 
-    def set_filter(self, search: str | None = None, status: str | None = None) -> None:
-        """Show only experiments matching ``search`` (id, name, message, tags) and ``status``."""
-        with self.state.hold_trait_notifications():
-            self.state.search, self.state.status, self.state.page = search or "", status or "", 0
+    def set_filter(
+        self, search: str | None = None, status: str | None = None, tag: str | None = None
+    ) -> None:
+        """Show only experiments matching ``search`` (id, name, message, tags), ``status`` and
+        carrying ``tag``."""
+        s = self.state
+        with s.hold_trait_notifications():
+            s.search, s.status, s.tag, s.page = search or "", status or "", tag or "", 0
         self.reload()
 
     def sort_by(self, column: str, descending: bool = False) -> None:
@@ -194,7 +199,8 @@ class HistoryPanel(Panel):
         page = getattr(self, "_page", None)
         if page is None:
             return [self.state.error] if self.state.error else []
-        return page_blocks(page, filtered=bool(self.state.search or self.state.status))
+        s = self.state
+        return page_blocks(page, filtered=bool(s.search or s.status or s.tag))
 
 
 def _row(summary: Any) -> dict[str, Any]:
