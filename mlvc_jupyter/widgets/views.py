@@ -88,6 +88,7 @@ class HistoryView(w.VBox):
             w.HBox([self.previous, self.where, self.next]), self.selection,
             w.HBox([*self.actions.values(), self.tag_name]), self.message, self.output,
         ])  # fmt: skip
+        self.add_class("mlvc-history-panel")
         state.observe(self._render_columns, names="columns")
         state.observe(
             self._render, names=["rows", "sort", "total", "page", "error", "message", "tag"]
@@ -210,6 +211,7 @@ class CompareView(w.VBox):
             selected_index=None,
         )
         super().__init__([self.tables, self.plot, self.notebooks])
+        self.add_class("mlvc-compare-panel")
 
 
 class LiveView(w.VBox):
