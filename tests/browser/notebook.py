@@ -30,14 +30,15 @@ def open_notebook(page: Any, lab: Lab, name: str, cells: list[str]) -> None:
     """Write ``name`` under the lab's root (kept out of git's sight) and open it, kernel ready.
 
     The notebook goes to ``.git/info/exclude``, so the repository the other browser tests
-    read stays clean.
+    read stays clean, and opens in a workspace of its own, so the default workspace (which
+    the sidebar's tests restore) never reopens it.
     """
     exclude = lab.root / ".git" / "info" / "exclude"
     if name not in exclude.read_text().splitlines():
         with exclude.open("a") as file:
             file.write(f"\n{name}\n")
     write_notebook(lab.root / name, cells)
-    page.goto(lab.page_url(f"lab/tree/{name}"))
+    page.goto(lab.page_url(f"lab/workspaces/{Path(name).stem}/tree/{name}"))
     page.wait_for_selector("#jp-main-dock-panel", state="attached", timeout=60_000)
     wait_for_kernel(page)
 
