@@ -385,7 +385,10 @@ class VCMagics(Magics):
     def vc_reproduce(self, line: str) -> None:
         """Check out an experiment's last checkpoint in a separate worktree."""
         args = parse(self.vc_reproduce, line)
-        path = self.manager.reproduce(args.experiment_id, path=args.dir)
+        from mlvc_jupyter.widgets.progress import ProgressBar
+
+        with ProgressBar(f"reproducing {args.experiment_id}") as progress:
+            path = self.manager.reproduce(args.experiment_id, path=args.dir, on_progress=progress)
         self._show(display.Notice(f"{args.experiment_id} is checked out in {path}.", path))
 
 

@@ -12,9 +12,11 @@ from typing import Any
 
 from mlvc_jupyter.blocks import page_blocks
 from mlvc_jupyter.core.reading.options import DEFAULT_SORT, SORT_FIELDS
+from mlvc_jupyter.core.records import Progress
 from mlvc_jupyter.errors import MlvcError
 from mlvc_jupyter.render import Block, Table, format_time
 from mlvc_jupyter.widgets.base import Panel, open_manager
+from mlvc_jupyter.widgets.progress import LISTING_MINIMUM, ProgressBar
 from mlvc_jupyter.widgets.state import HistoryState
 
 __all__ = ["COLUMNS", "HistoryPanel", "format_duration"]
@@ -62,17 +64,18 @@ class HistoryPanel(Panel):
         self.state = HistoryState(
             page_size=page_size, search=search or "", status=status or "", tag=tag or "", sort=sort
         )
-        self.reload()
+        with ProgressBar("listing", minimum=LISTING_MINIMUM) as progress:  # the first load
+            self.reload(on_progress=progress)
 
     # -- the query ------------------------------------------------------------------------------
 
-    def reload(self) -> None:
+    def reload(self, on_progress: Progress | None = None) -> None:
         """Read the current page again (after a recording elsewhere, say)."""
         s = self.state
         try:
             page = self.manager.query(
                 s.search or None, status=s.status or None, tag=s.tag or None, sort=s.sort,
-                offset=s.page * s.page_size, limit=s.page_size,
+                offset=s.page * s.page_size, limit=s.page_size, on_progress=on_progress,
             )  # fmt: skip
         except MlvcError as exc:
             s.error = str(exc)
