@@ -284,7 +284,7 @@ class VCMagics(Magics):
 
             return HistoryPanel(  # type: ignore[return-value]  # shows like the view
                 self.manager.root, page_size=args.limit, search=args.search,
-                status=args.status, sort=args.sort, shell=self.shell,
+                status=args.status, tag=args.tag, sort=args.sort, shell=self.shell,
             )  # fmt: skip
         page = self.manager.query(
             args.search, status=args.status, tag=args.tag, sort=args.sort, offset=args.offset,
@@ -385,7 +385,10 @@ class VCMagics(Magics):
     def vc_reproduce(self, line: str) -> None:
         """Check out an experiment's last checkpoint in a separate worktree."""
         args = parse(self.vc_reproduce, line)
-        path = self.manager.reproduce(args.experiment_id, path=args.dir)
+        from mlvc_jupyter.widgets.progress import ProgressBar
+
+        with ProgressBar(f"reproducing {args.experiment_id}") as progress:
+            path = self.manager.reproduce(args.experiment_id, path=args.dir, on_progress=progress)
         self._show(display.Notice(f"{args.experiment_id} is checked out in {path}.", path))
 
 

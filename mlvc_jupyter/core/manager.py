@@ -35,6 +35,7 @@ from mlvc_jupyter.core.records import (
     ExperimentRecord,
     ExperimentSummary,
     FileVersionInfo,
+    Progress,
     RepoStatus,
 )
 from mlvc_jupyter.core.repo.refs import ExperimentRef, validate_experiment_id
@@ -292,16 +293,18 @@ class ExperimentManager:
         sort: str = DEFAULT_SORT,
         offset: int = 0,
         limit: int | None = DEFAULT_LIMIT,
+        on_progress: Progress | None = None,
     ) -> ExperimentPage:
         """Return a page of experiments: filtered, sorted by a field or metric, then sliced.
 
         Repeated queries over unchanged refs run no git process (see
-        :mod:`mlvc_jupyter.core.reading.query`).
+        :mod:`mlvc_jupyter.core.reading.query`); ``on_progress(done, total)`` hears of the
+        experiments read.
         """
         with _file_errors("query"):
             return query_mod.query(
                 self.repo, search=search, status=status, tag=tag, sort=sort, offset=offset,
-                limit=limit,
+                limit=limit, on_progress=on_progress,
             )  # fmt: skip
 
     def show(self, experiment_id: str) -> ExperimentRecord:
@@ -382,11 +385,20 @@ class ExperimentManager:
 
     # -- reproduction and export ---------------------------------------------------------------
 
-    def reproduce(self, experiment_id: str, *, path: str | os.PathLike[str] | None = None) -> Path:
-        """Materialise the experiment's last checkpoint in a worktree; return its path."""
+    def reproduce(
+        self,
+        experiment_id: str,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        on_progress: Progress | None = None,
+    ) -> Path:
+        """Materialise the experiment's last checkpoint in a worktree; return its path
+        (``on_progress(done, total)`` hears of its steps)."""
         with _file_errors("reproduce"):
             validate_experiment_id(experiment_id)
-            return reproduce.materialise(self.repo, experiment_id, path=path)
+            return reproduce.materialise(
+                self.repo, experiment_id, path=path, on_progress=on_progress
+            )
 
     def export(self, experiment_id: str) -> Path:
         """Write a zip with the experiment's record, metrics and a reproduce script."""

@@ -25,10 +25,23 @@ __all__ = [
     "GitStatus",
     "Curves",
     "LargeFile",
+    "Progress",
     "RepoStatus",
     "lower_is_better",
     "number_delta",
+    "report",
 ]
+
+
+Progress: TypeAlias = Callable[[int, int], None]
+"""``on_progress(done, total)``: how core reports long work; a face draws it (a notebook's
+progress bar), core never does."""
+
+
+def report(on_progress: Progress | None, done: int, total: int) -> None:
+    """Call ``on_progress(done, total)`` when there is one."""
+    if on_progress is not None:
+        on_progress(done, total)
 
 
 class GitStatus(enum.Enum):

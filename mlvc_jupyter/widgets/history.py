@@ -12,9 +12,11 @@ from typing import Any
 
 from mlvc_jupyter.blocks import page_blocks
 from mlvc_jupyter.core.reading.options import DEFAULT_SORT, SORT_FIELDS
+from mlvc_jupyter.core.records import Progress
 from mlvc_jupyter.errors import MlvcError
 from mlvc_jupyter.render import Block, Table, format_time
 from mlvc_jupyter.widgets.base import Panel, open_manager
+from mlvc_jupyter.widgets.progress import LISTING_MINIMUM, ProgressBar
 from mlvc_jupyter.widgets.state import HistoryState
 
 __all__ = ["COLUMNS", "HistoryPanel", "format_duration"]
@@ -49,29 +51,31 @@ class HistoryPanel(Panel):
         *,
         search: str | None = None,
         status: str | None = None,
+        tag: str | None = None,
         sort: str = DEFAULT_SORT,
         shell: Any = None,
     ) -> None:
-        """Open the repository holding ``path`` and read the first page (``search``, ``status``
-        and ``sort`` as :meth:`ExperimentManager.query` takes them; ``shell`` receives the
+        """Open the repository holding ``path`` and read the first page (``search``, ``status``,
+        ``tag`` and ``sort`` as :meth:`ExperimentManager.query` takes them; ``shell`` receives the
         reproduce cells, the running IPython by default)."""
         super().__init__()
         self.manager = open_manager(path)
         self.shell = shell
         self.state = HistoryState(
-            page_size=page_size, search=search or "", status=status or "", sort=sort
+            page_size=page_size, search=search or "", status=status or "", tag=tag or "", sort=sort
         )
-        self.reload()
+        with ProgressBar("listing", minimum=LISTING_MINIMUM) as progress:  # the first load
+            self.reload(on_progress=progress)
 
     # -- the query ------------------------------------------------------------------------------
 
-    def reload(self) -> None:
+    def reload(self, on_progress: Progress | None = None) -> None:
         """Read the current page again (after a recording elsewhere, say)."""
         s = self.state
         try:
             page = self.manager.query(
-                s.search or None, status=s.status or None, sort=s.sort,
-                offset=s.page * s.page_size, limit=s.page_size,
+                s.search or None, status=s.status or None, tag=s.tag or None, sort=s.sort,
+                offset=s.page * s.page_size, limit=s.page_size, on_progress=on_progress,
             )  # fmt: skip
         except MlvcError as exc:
             s.error = str(exc)
@@ -84,10 +88,14 @@ class HistoryPanel(Panel):
             s.rows = [_row(item) for item in page.items]
         self._page = page
 
-    def set_filter(self, search: str | None = None, status: str | None = None) -> None:
-        """Show only experiments matching ``search`` (id, name, message, tags) and ``status``."""
-        with self.state.hold_trait_notifications():
-            self.state.search, self.state.status, self.state.page = search or "", status or "", 0
+    def set_filter(
+        self, search: str | None = None, status: str | None = None, tag: str | None = None
+    ) -> None:
+        """Show only experiments matching ``search`` (id, name, message, tags), ``status`` and
+        carrying ``tag``."""
+        s = self.state
+        with s.hold_trait_notifications():
+            s.search, s.status, s.tag, s.page = search or "", status or "", tag or "", 0
         self.reload()
 
     def sort_by(self, column: str, descending: bool = False) -> None:
@@ -194,7 +202,8 @@ class HistoryPanel(Panel):
         page = getattr(self, "_page", None)
         if page is None:
             return [self.state.error] if self.state.error else []
-        return page_blocks(page, filtered=bool(self.state.search or self.state.status))
+        s = self.state
+        return page_blocks(page, filtered=bool(s.search or s.status or s.tag))
 
 
 def _row(summary: Any) -> dict[str, Any]:

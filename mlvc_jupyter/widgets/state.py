@@ -37,6 +37,8 @@ class HistoryState(HasTraits):
     search = Unicode("")
     status = Unicode("")
     """"" for every status."""
+    tag = Unicode("")
+    """Only experiments carrying this tag ("" for all)."""
     sort = Unicode("-created")
     page = Int(0)
     page_size = Int(50)

@@ -67,6 +67,7 @@ class HistoryView(w.VBox):
         self.panel, state = panel, panel.state
         self.search = w.Text(value=state.search, placeholder="filter", continuous_update=False)
         self.status = w.Dropdown(options=_STATUSES, value=state.status, description="status")
+        self.tag_filter = w.Text(value=state.tag, placeholder="tag", continuous_update=False)
         self.headers = w.HBox()
         self.table = w.HTML()
         self.selection = w.SelectMultiple(options=[], rows=6, description="select")
@@ -83,20 +84,23 @@ class HistoryView(w.VBox):
         self._syncing = False
         self._wire()
         super().__init__([
-            w.HBox([self.search, self.status]), self.headers, self.table,
+            w.HBox([self.search, self.status, self.tag_filter]), self.headers, self.table,
             w.HBox([self.previous, self.where, self.next]), self.selection,
             w.HBox([*self.actions.values(), self.tag_name]), self.message, self.output,
         ])  # fmt: skip
+        self.add_class("mlvc-history-panel")
         state.observe(self._render_columns, names="columns")
-        state.observe(self._render, names=["rows", "sort", "total", "page", "error", "message"])
+        state.observe(
+            self._render, names=["rows", "sort", "total", "page", "error", "message", "tag"]
+        )
         state.observe(self._render_selection, names="selected")
         self._render_columns()
         self._render()
 
     def _wire(self) -> None:
         panel = self.panel
-        self.search.observe(lambda c: panel.set_filter(c["new"], self.status.value), "value")
-        self.status.observe(lambda c: panel.set_filter(self.search.value, c["new"]), "value")
+        for control in (self.search, self.status, self.tag_filter):
+            control.observe(self._filter_changed, "value")
         self.previous.on_click(lambda _: panel.show_page(panel.state.page - 1))
         self.next.on_click(lambda _: panel.show_page(panel.state.page + 1))
         self.selection.observe(self._selection_changed, "value")
@@ -109,6 +113,10 @@ class HistoryView(w.VBox):
         self.actions["reproduce cell"].on_click(
             lambda _: self._for_first(panel.insert_reproduce_cell)
         )
+
+    def _filter_changed(self, _: Any) -> None:
+        if not self._syncing:
+            self.panel.set_filter(self.search.value, self.status.value, self.tag_filter.value)
 
     def _for_first(self, action: Any) -> None:
         selected = self.panel.state.selected
@@ -155,6 +163,11 @@ class HistoryView(w.VBox):
             self._syncing = False
         self._render_selection()
         self.message.value = _error_html(s.error) or html.escape(s.message)
+        self._syncing = True
+        try:
+            self.search.value, self.status.value, self.tag_filter.value = s.search, s.status, s.tag
+        finally:
+            self._syncing = False
 
     def _visible(self) -> set[str]:
         return {value for _, value in self.selection.options}
@@ -198,6 +211,7 @@ class CompareView(w.VBox):
             selected_index=None,
         )
         super().__init__([self.tables, self.plot, self.notebooks])
+        self.add_class("mlvc-compare-panel")
 
 
 class LiveView(w.VBox):

@@ -244,3 +244,12 @@ def test_restore_refuses_paths_outside_the_repository(
         manager.restore(crafted)
     assert not (tmp_path / "escape.yaml").exists()
     assert git_repo.git("for-each-ref", "refs/mlvc/safety/") == ""
+
+
+def test_reproduce_reports_its_steps_as_progress(git_repo: GitRepo, tmp_path: Path) -> None:
+    manager = ExperimentManager(git_repo.path)
+    manager.start("p")
+    manager.end("p")
+    calls: list[tuple[int, int]] = []
+    manager.reproduce("p", path=tmp_path / "p", on_progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(0, 3), (1, 3), (2, 3), (3, 3)]

@@ -380,3 +380,14 @@ def test_to_dataframe_without_pandas_says_how_to_get_it(
     with pytest.raises(MlvcError, match="pandas is not installed") as info:
         manager.query().to_dataframe()
     assert "pip install pandas" in str(info.value.hint)
+
+
+def test_query_reports_progress_over_every_experiment_it_makes(manager: ExperimentManager) -> None:
+    calls: list[tuple[int, int]] = []
+    page = manager.query(
+        sort="metrics.acc", on_progress=lambda done, total: calls.append((done, total))
+    )
+    assert page.total == len(EXPERIMENTS)
+    assert calls[0] == (0, 5)
+    assert calls[-1] == (5, 5)
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)

@@ -161,3 +161,23 @@ def test_vc_log_panel_takes_the_query_options(
     assert panel.state.total == 10
     assert panel.visible_ids() == ["exp-00009", "exp-00008", "exp-00007"]
     assert len(panel.widget.selection.options) == 3
+
+
+def test_vc_log_panel_filters_by_tag_and_keeps_it_while_searching(
+    shell: InteractiveShell,  # noqa: F811  # the fixture
+    thousand: Path,
+) -> None:
+    run(shell, f"%vc_init {thousand}")
+    panel = run(shell, "%vc_log --panel --tag best-00500")
+    assert isinstance(panel, HistoryPanel)
+    assert (panel.state.tag, panel.state.total) == ("best-00500", 1)
+    assert panel.visible_ids() == ["exp-00500"]
+    view = panel.widget
+    assert view.tag_filter.value == "best-00500"
+    view.search.value = "exp-005"  # the tag filter stays on
+    assert panel.visible_ids() == ["exp-00500"]
+    view.tag_filter.value = ""
+    assert panel.state.total == 100
+    panel.set_filter(tag="best-00100")
+    assert panel.visible_ids() == ["exp-00100"]
+    assert view.tag_filter.value == "best-00100"

@@ -37,7 +37,7 @@ from mlvc_jupyter.core.recording.summary import (
     summary_of,
 )
 from mlvc_jupyter.core.recording.writer import RECORD_PATH
-from mlvc_jupyter.core.records import ExperimentPage, ExperimentSummary
+from mlvc_jupyter.core.records import ExperimentPage, ExperimentSummary, Progress, report
 from mlvc_jupyter.core.repo.refs import EXPERIMENTS
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import MlvcError
@@ -58,12 +58,15 @@ def query(
     sort: str = DEFAULT_SORT,
     offset: int = 0,
     limit: int | None = DEFAULT_LIMIT,
+    on_progress: Progress | None = None,
 ) -> ExperimentPage:
     """Return one page of the experiments that match, in the order ``sort`` asks for.
 
     ``search`` matches id, name, message and tags, ignoring case; ``status`` and ``tag`` must
     match exactly. ``sort`` is a summary field or ``metrics.<name>``, descending with a leading
     ``-``; experiments without the value come last either way. ``limit=None`` returns every match.
+    ``on_progress(done, total)`` hears of the experiments read: ``(0, n)`` once the refs are
+    read, then as records are made, ``(n, n)`` at the end.
 
     Raises:
         MlvcError: an unknown sort key or status, a negative offset, a limit outside 1..1000.
@@ -72,14 +75,17 @@ def query(
     _check_page(offset, limit)
     _check_filters(search, status, tag)
     listing = _listing(repo)
+    report(on_progress, 0, len(listing))
     end = None if limit is None else offset + limit
     if not (search or status or tag) and (key, descending) == ("created", True):
         total, items = len(listing), listing.newest(offset, end)  # makes only this page
     else:
+        listing.make_all(on_progress)
         ordered = listing.ordered(key, descending)
         if search or status or tag:
             ordered = listing.matching(ordered, search, status, tag)
         total, items = len(ordered), list(ordered[offset:end])
+    report(on_progress, len(listing), len(listing))
     return ExperimentPage(
         total=total,
         items=items,
@@ -139,13 +145,23 @@ class _Listing:
             made = self._made[index] = summary_of(self._entries[index])
         return made
 
+    def make_all(self, on_progress: Progress | None = None) -> tuple[ExperimentSummary, ...]:
+        """Make every record (once), reporting ``(done, total)`` every :data:`_CHUNK`."""
+        if self._all is not None:
+            return self._all
+        total, made = len(self._entries), list[ExperimentSummary]()
+        with _gc_paused():
+            for start in range(0, total, _CHUNK):
+                made.extend(self._summary(i) for i in range(start, min(start + _CHUNK, total)))
+                if start + _CHUNK < total:
+                    report(on_progress, start + _CHUNK, total)
+        self._all = tuple(made)
+        return self._all
+
     @property
     def summaries(self) -> tuple[ExperimentSummary, ...]:
         """Return every record, newest first."""
-        if self._all is None:
-            with _gc_paused():
-                self._all = tuple(self._summary(i) for i in range(len(self._entries)))
-        return self._all
+        return self.make_all()
 
     def ordered(self, key: str, descending: bool) -> tuple[ExperimentSummary, ...]:
         if (key, descending) == ("created", True):
@@ -180,6 +196,9 @@ class _Listing:
             }
         return self._text
 
+
+_CHUNK = 1000
+"""Records made between two progress reports."""
 
 _LISTINGS: weakref.WeakKeyDictionary[Repository, _Listing] = weakref.WeakKeyDictionary()
 _LISTINGS_LOCK = threading.Lock()

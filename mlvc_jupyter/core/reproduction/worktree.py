@@ -10,6 +10,7 @@ from typing import NoReturn
 
 from mlvc_jupyter.core.files import atomic_write
 from mlvc_jupyter.core.reading.listing import get
+from mlvc_jupyter.core.records import Progress, report
 from mlvc_jupyter.core.repo.places import inside_git_dir, user_path
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import DirtyWorkingTreeError, MlvcError
@@ -27,14 +28,19 @@ def default_worktree(repo: Repository, experiment_id: str) -> Path:
 
 
 def materialise(
-    repo: Repository, experiment_id: str, *, path: str | os.PathLike[str] | None = None
+    repo: Repository,
+    experiment_id: str,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    on_progress: Progress | None = None,
 ) -> Path:
     """Check out the experiment's last checkpoint (detached) in a worktree; return its path.
 
     The target is a new folder or an empty one, never inside any ``.git``, never a symbolic
     link and never a worktree mlvc did not create. A reproduction mlvc made earlier at the same
     place is replaced when nothing in it (ignored files included) would be lost. The user's
-    HEAD, index and working tree are untouched.
+    HEAD, index and working tree are untouched. ``on_progress(done, total)`` hears of its three
+    steps: the target cleared, the files checked out, the worktree registered.
 
     Raises:
         ExperimentNotFoundError: no such experiment.
@@ -43,14 +49,18 @@ def materialise(
     """
     summary = get(repo, experiment_id)
     target = _target(repo, experiment_id, path)
+    report(on_progress, 0, 3)
     ours = _is_ours(repo, target)
     if target.exists():
         _clear(repo, target, ours=ours)
     target.parent.mkdir(parents=True, exist_ok=True)
+    report(on_progress, 1, 3)
     force = ["--force"] if ours else []  # ours, registered but deleted by hand: take it back
     repo.git.run("worktree", "add", "--detach", *force, str(target), summary.commit)
+    report(on_progress, 2, 3)
     _mark_ours(repo, target)
     _remember(repo, experiment_id, target)
+    report(on_progress, 3, 3)
     return target
 
 

@@ -1,0 +1,76 @@
+"""A notebook progress bar drawn from core's plain ``on_progress(done, total)`` callbacks.
+
+Core reports long work through a callback and never imports widgets; this face turns the
+reports into an ``ipywidgets.IntProgress`` shown while the work runs and closed after it. Only
+a notebook kernel with ipywidgets gets a bar, and only for work of at least ``minimum`` items,
+so quick work does not flash one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mlvc_jupyter.widgets.base import has_widgets
+
+__all__ = ["LISTING_MINIMUM", "ProgressBar"]
+
+LISTING_MINIMUM = 1000
+"""Listings of fewer experiments show no bar: they take a few milliseconds."""
+
+
+class ProgressBar:
+    """A callable ``(done, total)`` that shows and moves an IntProgress; a context manager."""
+
+    def __init__(
+        self,
+        description: str,
+        *,
+        minimum: int = 0,
+        show: bool | None = None,
+        display: Callable[[Any], Any] | None = None,
+    ) -> None:
+        """``show`` None means: in a notebook kernel with ipywidgets; ``display`` defaults to
+        IPython's."""
+        self.description, self.minimum = description, minimum
+        self.show = _in_notebook() if show is None else show
+        self._display = display
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if not self.show or total < self.minimum:
+                return
+            self.bar = self._make(total)
+        self.bar.max, self.bar.value = max(total, 1), done
+
+    def _make(self, total: int) -> Any:
+        import ipywidgets as w
+
+        bar = w.IntProgress(value=0, min=0, max=max(total, 1), description=self.description)
+        if self._display is None:
+            from IPython.display import display
+
+            display(bar)
+        else:
+            self._display(bar)
+        return bar
+
+    def close(self) -> None:
+        """Take the bar away (the work is over)."""
+        if self.bar is not None:
+            self.bar.close()
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return getattr(get_ipython(), "kernel", None) is not None and has_widgets()
