@@ -10,7 +10,6 @@ Run from the project root, with the labextension built and chromium installed::
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import tempfile
@@ -19,12 +18,12 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from tests.browser.conftest import (  # the lab fixture's own steps
-    BUILD,
     CHROMIUM,
     CHROMIUM_ARGS,
     PROJECT,
     _hermetic_env,
     _run_lab,
+    use_this_build,
     wait_for_kernel,
 )
 
@@ -42,15 +41,7 @@ def _prepare(tmp: Path) -> tuple[Path, Path, dict[str, str]]:
     home.mkdir()
     root.mkdir()
     env = _hermetic_env(home)
-    extensions = home / "jupyter-path" / "labextensions"
-    extensions.mkdir(parents=True)
-    (extensions / "mlvc-jupyter").symlink_to(BUILD)
-    env["JUPYTER_PATH"] = str(extensions.parent)
-    settings = home / "user-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
+    use_this_build(home, env)
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
     for command in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "notebook"]):
         subprocess.run(["git", *command], cwd=root, env=env, check=True)

@@ -66,6 +66,19 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def use_this_build(home: Path, env: dict[str, str]) -> None:
+    """Make a lab started with ``env`` load this checkout's labextension, with no news popups."""
+    extensions = home / "jupyter-path" / "labextensions"  # JUPYTER_PATH comes first
+    extensions.mkdir(parents=True)
+    (extensions / "mlvc-jupyter").symlink_to(BUILD)
+    env["JUPYTER_PATH"] = str(extensions.parent)
+    settings = home / "user-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+
+
 def _hermetic_env(home: Path) -> dict[str, str]:
     gitconfig = home / ".gitconfig"
     gitconfig.write_text("")
@@ -126,15 +139,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    extensions = home / "jupyter-path" / "labextensions"  # JUPYTER_PATH comes first
-    extensions.mkdir(parents=True)
-    (extensions / "mlvc-jupyter").symlink_to(BUILD)
-    env["JUPYTER_PATH"] = str(extensions.parent)
-    settings = home / "user-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
+    use_this_build(home, env)
     yield from _run_lab(root, home, env)
 
 
