@@ -13,6 +13,7 @@ import asyncio
 import json
 import re
 from collections.abc import Callable
+from pathlib import PurePosixPath
 from typing import Any
 
 import tornado.web
@@ -144,9 +145,24 @@ class StatusHandler(MlvcHandler):
 
     @tornado.web.authenticated
     async def get(self) -> None:
-        await self.respond(self._status)
+        kernels = await self._kernels()
+        await self.respond(lambda: self._status(kernels))
 
-    def _status(self) -> dict[str, Any]:
+    async def _kernels(self) -> frozenset[str]:
+        """Return the ids of the kernels the server's sessions run for ``path``.
+
+        The session manager follows renames (JupyterLab patches the session's path), while the
+        kernel's state file keeps the path the notebook had at ``%vc_start``.
+        """
+        path = PurePosixPath(self.text("path", "") or "")
+        sessions = await self.session_manager.list_sessions()
+        return frozenset(
+            session["kernel"]["id"]
+            for session in sessions
+            if session.get("kernel") and PurePosixPath(session.get("path") or "") == path
+        )
+
+    def _status(self, kernels: frozenset[str]) -> dict[str, Any]:
         path = self.text("path", "") or ""
         manager = self.workspace.manager(path)
         target = self.workspace.locate(path)
@@ -155,7 +171,7 @@ class StatusHandler(MlvcHandler):
         )
         reply: dict[str, Any] = manager.status().to_dict()
         reply["notebook"] = notebook
-        reply["active"] = active_experiment(manager, notebook) if notebook else None
+        reply["active"] = active_experiment(manager, notebook, kernels) if notebook else None
         reply["head_commit"] = (commit := manager.current_commit()) and commit.to_dict()
         return reply
 
