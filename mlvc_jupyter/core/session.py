@@ -240,12 +240,17 @@ def clear_kernel_state(manager: ExperimentManager) -> None:
 
 
 def active_experiment(
-    manager: ExperimentManager, notebook: str, kernels: Collection[str] = ()
+    manager: ExperimentManager,
+    notebook: str,
+    kernels: Collection[str] = (),
+    elsewhere: Collection[str] = (),
 ) -> str | None:
     """Return the experiment a live kernel has active for ``notebook`` (repo-relative), or None.
 
     ``kernels`` are the ids of the Jupyter kernels the server runs for ``notebook``: a state
     naming one of them wins over the notebook path it recorded (the notebook was renamed since).
+    ``elsewhere`` are the kernels it runs for other paths: their states never match by path (a
+    notebook renamed away leaves its old path to another one).
     States of processes that are gone (a killed kernel) are skipped; unreadable ones too (a
     state file is a hint, never a reason to fail a status request).
     """
@@ -253,7 +258,11 @@ def active_experiment(
     states = [_read_state(path) for path in sorted(folder.glob("*.json"), key=_mtime, reverse=True)]
     live = [state for state in states if state and _alive(state.get("pid"))]
     ours = [state for state in live if _kernel_of(state) in kernels]
-    named = [state for state in live if state.get("notebook") == notebook]
+    named = [
+        state
+        for state in live
+        if state.get("notebook") == notebook and _kernel_of(state) not in elsewhere
+    ]
     experiment = next(iter(ours + named), {}).get("experiment")
     return experiment if isinstance(experiment, str) else None
 

@@ -145,24 +145,25 @@ class StatusHandler(MlvcHandler):
 
     @tornado.web.authenticated
     async def get(self) -> None:
-        kernels = await self._kernels()
-        await self.respond(lambda: self._status(kernels))
+        kernels, elsewhere = await self._kernels()
+        await self.respond(lambda: self._status(kernels, elsewhere))
 
-    async def _kernels(self) -> frozenset[str]:
-        """Return the ids of the kernels the server's sessions run for ``path``.
+    async def _kernels(self) -> tuple[set[str], set[str]]:
+        """Return the ids of the kernels the server's sessions run for ``path``, and for others.
 
         The session manager follows renames (JupyterLab patches the session's path), while the
         kernel's state file keeps the path the notebook had at ``%vc_start``.
         """
         path = PurePosixPath(self.text("path", "") or "")
-        sessions = await self.session_manager.list_sessions()
-        return frozenset(
-            session["kernel"]["id"]
-            for session in sessions
-            if session.get("kernel") and PurePosixPath(session.get("path") or "") == path
-        )
+        here: set[str] = set()
+        elsewhere: set[str] = set()
+        for session in await self.session_manager.list_sessions():
+            if session.get("kernel"):
+                same = PurePosixPath(session.get("path") or "") == path
+                (here if same else elsewhere).add(session["kernel"]["id"])
+        return here, elsewhere - here
 
-    def _status(self, kernels: frozenset[str]) -> dict[str, Any]:
+    def _status(self, kernels: set[str], elsewhere: set[str]) -> dict[str, Any]:
         path = self.text("path", "") or ""
         manager = self.workspace.manager(path)
         target = self.workspace.locate(path)
@@ -171,7 +172,8 @@ class StatusHandler(MlvcHandler):
         )
         reply: dict[str, Any] = manager.status().to_dict()
         reply["notebook"] = notebook
-        reply["active"] = active_experiment(manager, notebook, kernels) if notebook else None
+        active = notebook and active_experiment(manager, notebook, kernels, elsewhere)
+        reply["active"] = active or None
         reply["head_commit"] = (commit := manager.current_commit()) and commit.to_dict()
         return reply
 

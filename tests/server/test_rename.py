@@ -45,11 +45,15 @@ async def test_status_follows_a_renamed_notebook_to_its_kernels_experiment(
         )
         code, status = await call(jp_fetch, "status", params={"path": "renamed.ipynb"})
         code_other, other = await call(jp_fetch, "status", params={"path": "train.py"})
+        project.write({"nb.ipynb": "{}"})  # a new notebook takes the old name
+        code_old, old = await call(jp_fetch, "status", params={"path": "nb.ipynb"})
     finally:
         clear_kernel_state(manager)
         await jp_fetch("api", "sessions", str(session["id"]), method="DELETE")
     assert (code, status["notebook"], status["active"]) == (200, "renamed.ipynb", "exp-run")
     assert (code_other, other["active"]) == (200, None)  # another file, no kernel of its own
+    # A new notebook at the old path: the renamed notebook's kernel runs elsewhere now.
+    assert (code_old, old["active"]) == (200, None)
 
 
 async def test_a_real_kernel_names_its_id_so_a_rename_keeps_its_experiment(
