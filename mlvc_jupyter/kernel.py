@@ -31,6 +31,7 @@ import functools
 import importlib.util
 import os
 import random
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ __all__ = [
     "KernelCapture",
     "capture",
     "details",
+    "kernel_id",
     "notebook_path",
     "open_manager",
     "seed_everything",
@@ -104,6 +106,22 @@ def notebook_path(shell: Any, explicit: str | os.PathLike[str] | None = None) ->
                     return guess.absolute()
             return path.absolute()
     return None
+
+
+def kernel_id() -> str | None:
+    """Return this kernel's Jupyter id, or None outside a kernel jupyter_server started.
+
+    jupyter_server names a kernel's connection file ``kernel-<id>.json``; the id lets the
+    server find this kernel's state after a rename (its session manager maps paths to ids).
+    """
+    try:
+        from ipykernel.connect import get_connection_file  # noqa: PLC0415  # kernels only
+
+        name = Path(get_connection_file()).name
+    except (ImportError, RuntimeError):  # not in a running ipykernel
+        return None
+    match = re.fullmatch(r"kernel-(.+)\.json", name)
+    return match.group(1) if match else None
 
 
 def capture(
@@ -382,7 +400,9 @@ class KernelSession:
         checkpoint" (the server cannot ask a kernel busy training); a failure only warns."""
         try:
             if experiment_id is not None and notebook is not None:
-                write_kernel_state(self.manager, notebook=notebook, experiment_id=experiment_id)
+                write_kernel_state(
+                    self.manager, notebook=notebook, experiment_id=experiment_id, kernel=kernel_id()
+                )
             else:
                 clear_kernel_state(self.manager)
         except OSError as exc:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import traceback
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mlvc_jupyter.core.recording.worker import CommitWorker, Details, worker_for
@@ -208,15 +208,25 @@ def _resolve(details: Details | None) -> Mapping[str, Any] | None:
 
 # -- which experiment each kernel has active ---------------------------------------------------
 #
-# A kernel writes ``<runtime>/kernels/<pid>.json`` ({"notebook", "experiment", "pid"}) when an
-# experiment becomes active and removes it when the experiment ends, so the REST server can
-# record a checkpoint of a notebook's experiment without asking the kernel (busy training, it
-# could not answer). One file per process: kernels never write the same file.
+# A kernel writes ``<runtime>/kernels/<pid>.json`` ({"notebook", "experiment", "pid", "kernel"})
+# when an experiment becomes active and removes it when the experiment ends, so the REST server
+# can record a checkpoint of a notebook's experiment without asking the kernel (busy training, it
+# could not answer). One file per process: kernels never write the same file. "kernel" is the
+# Jupyter kernel id: a notebook renamed later keeps its kernel, so the server finds the state
+# through its own session manager's path -> kernel map even though "notebook" is the old path.
 
 
-def write_kernel_state(manager: ExperimentManager, *, notebook: str, experiment_id: str) -> None:
-    """Say that this process has ``experiment_id`` active for ``notebook`` (repo-relative)."""
-    state = {"notebook": notebook, "experiment": experiment_id, "pid": os.getpid()}
+def write_kernel_state(
+    manager: ExperimentManager, *, notebook: str, experiment_id: str, kernel: str | None = None
+) -> None:
+    """Say that this process (Jupyter kernel ``kernel``, when known) has ``experiment_id``
+    active for ``notebook`` (repo-relative)."""
+    state = {
+        "notebook": notebook,
+        "experiment": experiment_id,
+        "pid": os.getpid(),
+        "kernel": kernel,
+    }
     path = _kernel_state_path(manager)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
@@ -229,19 +239,37 @@ def clear_kernel_state(manager: ExperimentManager) -> None:
     _kernel_state_path(manager).unlink(missing_ok=True)
 
 
-def active_experiment(manager: ExperimentManager, notebook: str) -> str | None:
+def active_experiment(
+    manager: ExperimentManager,
+    notebook: str,
+    kernels: Collection[str] = (),
+    elsewhere: Collection[str] = (),
+) -> str | None:
     """Return the experiment a live kernel has active for ``notebook`` (repo-relative), or None.
 
+    ``kernels`` are the ids of the Jupyter kernels the server runs for ``notebook``: a state
+    naming one of them wins over the notebook path it recorded (the notebook was renamed since).
+    ``elsewhere`` are the kernels it runs for other paths: their states never match by path (a
+    notebook renamed away leaves its old path to another one).
     States of processes that are gone (a killed kernel) are skipped; unreadable ones too (a
     state file is a hint, never a reason to fail a status request).
     """
     folder = manager.repo.runtime_dir / KERNELS_DIR
-    for path in sorted(folder.glob("*.json"), key=_mtime, reverse=True):
-        state = _read_state(path)
-        if state and state.get("notebook") == notebook and _alive(state.get("pid")):
-            experiment = state.get("experiment")
-            return experiment if isinstance(experiment, str) else None
-    return None
+    states = [_read_state(path) for path in sorted(folder.glob("*.json"), key=_mtime, reverse=True)]
+    live = [state for state in states if state and _alive(state.get("pid"))]
+    ours = [state for state in live if _kernel_of(state) in kernels]
+    named = [
+        state
+        for state in live
+        if state.get("notebook") == notebook and _kernel_of(state) not in elsewhere
+    ]
+    experiment = next(iter(ours + named), {}).get("experiment")
+    return experiment if isinstance(experiment, str) else None
+
+
+def _kernel_of(state: Mapping[str, Any]) -> str | None:
+    kernel = state.get("kernel")
+    return kernel if isinstance(kernel, str) else None
 
 
 def _kernel_state_path(manager: ExperimentManager) -> Path:

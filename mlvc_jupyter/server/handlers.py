@@ -13,6 +13,7 @@ import asyncio
 import json
 import re
 from collections.abc import Callable
+from pathlib import PurePosixPath
 from typing import Any
 
 import tornado.web
@@ -144,9 +145,25 @@ class StatusHandler(MlvcHandler):
 
     @tornado.web.authenticated
     async def get(self) -> None:
-        await self.respond(self._status)
+        kernels, elsewhere = await self._kernels()
+        await self.respond(lambda: self._status(kernels, elsewhere))
 
-    def _status(self) -> dict[str, Any]:
+    async def _kernels(self) -> tuple[set[str], set[str]]:
+        """Return the ids of the kernels the server's sessions run for ``path``, and for others.
+
+        The session manager follows renames (JupyterLab patches the session's path), while the
+        kernel's state file keeps the path the notebook had at ``%vc_start``.
+        """
+        path = PurePosixPath(self.text("path", "") or "")
+        here: set[str] = set()
+        elsewhere: set[str] = set()
+        for session in await self.session_manager.list_sessions():
+            if session.get("kernel"):
+                same = PurePosixPath(session.get("path") or "") == path
+                (here if same else elsewhere).add(session["kernel"]["id"])
+        return here, elsewhere - here
+
+    def _status(self, kernels: set[str], elsewhere: set[str]) -> dict[str, Any]:
         path = self.text("path", "") or ""
         manager = self.workspace.manager(path)
         target = self.workspace.locate(path)
@@ -155,7 +172,8 @@ class StatusHandler(MlvcHandler):
         )
         reply: dict[str, Any] = manager.status().to_dict()
         reply["notebook"] = notebook
-        reply["active"] = active_experiment(manager, notebook) if notebook else None
+        active = notebook and active_experiment(manager, notebook, kernels, elsewhere)
+        reply["active"] = active or None
         reply["head_commit"] = (commit := manager.current_commit()) and commit.to_dict()
         return reply
 
