@@ -45,6 +45,7 @@ import gen_experiments
 from common import (
     CACHE,
     RESULTS,
+    Cold,
     Row,
     Task,
     fresh_copy,
@@ -453,8 +454,8 @@ def bench_listing(sizes: list[int], rounds: dict[str, int], report: Report, *, q
                 continue
             gen_experiments.build(n)
         for layout, root in gen_experiments.layouts(n).items():
-            manager = ExperimentManager(root)
-            found = len(manager.log())
+            cold = Cold(root)
+            found = len(cold.manager.log())
             if found != n:
                 raise RuntimeError(f"{root}: log() returned {found} experiments, expected {n}")
 
@@ -467,7 +468,11 @@ def bench_listing(sizes: list[int], rounds: dict[str, int], report: Report, *, q
 
             tasks = [
                 Task("git for-each-ref (subjects)", for_each_ref),
-                Task("mlvc log()", manager.log),
+                Task(
+                    "mlvc log(), cold (a new manager)",
+                    lambda cold=cold: cold.manager.log(),
+                    setup=cold.setup,
+                ),
                 Task("  git for-each-ref, mlvc's format (no parse)", mlvc_format),
             ]
             count = rounds["d10k"] if n >= 10_000 else rounds["d"]
@@ -508,7 +513,7 @@ def bench_metrics(rounds: int, report: Report, calls: int = 10_000) -> None:
     root = WORK / "e"
     if root.exists():
         shutil.rmtree(root)
-    manager = ExperimentManager(root)  # initialises a scratch repository
+    manager = ExperimentManager(root, init=True)  # a scratch repository, created here
     tracker = manager.tracker("bench-e")
     bare = (root / "bare.jsonl").open("a", encoding="utf-8")
     rng = random.Random(0)

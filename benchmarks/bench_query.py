@@ -21,23 +21,12 @@ import sys
 from pathlib import Path
 
 import gen_experiments
-from common import RESULTS, Row, Task, git, markdown_table, paired_ratios, round_robin, scaled
+from common import RESULTS, Cold, Row, Task, git, markdown_table, paired_ratios, round_robin, scaled
 
 from mlvc_jupyter import ExperimentManager
 from mlvc_jupyter.core.recording.summary import LISTING_FORMAT
 
 FLOOR = "--format=%(objectname) %(refname) %(contents)"
-
-
-class Cold:
-    """A new manager before each run (its construction untimed), so nothing is in memory."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.manager = ExperimentManager(root)
-
-    def setup(self) -> None:
-        self.manager = ExperimentManager(self.root)
 
 
 def bench_layout(n: int, layout: str, root: Path, rounds: int) -> tuple[list[Row], dict]:

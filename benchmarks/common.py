@@ -247,3 +247,16 @@ def markdown_table(rows: Sequence[Row]) -> str:
             f"{row.target} | {verdict} |"
         )
     return "\n".join(lines)
+
+
+class Cold:
+    """A new manager before each run (its construction untimed), so nothing is in memory."""
+
+    def __init__(self, root: Path) -> None:
+        from mlvc_jupyter.core.manager import ExperimentManager
+
+        self.root = root
+        self.manager = ExperimentManager(root)
+
+    def setup(self) -> None:
+        self.manager = type(self.manager)(self.root)
