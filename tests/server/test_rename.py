@@ -26,9 +26,8 @@ async def _api(fetch: Fetch, method: str, *parts: str, body: object) -> dict[str
     return reply
 
 
-async def test_status_follows_a_renamed_notebook_to_its_kernels_experiment(
-    jp_fetch: Fetch, project: GitRepo
-) -> None:
+async def _open_notebook(jp_fetch: Fetch) -> tuple[dict[str, object], dict[str, object]]:
+    """Start a real kernel session for nb.ipynb, as JupyterLab does; return it and its kernel."""
     session = await _api(
         jp_fetch, "POST", "sessions",
         body={"path": "nb.ipynb", "name": "nb.ipynb", "type": "notebook",
@@ -36,6 +35,13 @@ async def test_status_follows_a_renamed_notebook_to_its_kernels_experiment(
     )  # fmt: skip
     kernel = session["kernel"]
     assert isinstance(kernel, dict)
+    return session, kernel
+
+
+async def test_status_follows_a_renamed_notebook_to_its_kernels_experiment(
+    jp_fetch: Fetch, project: GitRepo
+) -> None:
+    session, kernel = await _open_notebook(jp_fetch)
     manager = ExperimentManager(project.path)
     write_kernel_state(manager, notebook="nb.ipynb", experiment_id="exp-run", kernel=kernel["id"])
     try:
@@ -59,13 +65,7 @@ async def test_status_follows_a_renamed_notebook_to_its_kernels_experiment(
 async def test_a_real_kernel_names_its_id_so_a_rename_keeps_its_experiment(
     jp_fetch: Fetch, jp_serverapp: Any, project: GitRepo
 ) -> None:
-    session = await _api(
-        jp_fetch, "POST", "sessions",
-        body={"path": "nb.ipynb", "name": "nb.ipynb", "type": "notebook",
-              "kernel": {"name": "python3"}},
-    )  # fmt: skip
-    kernel = session["kernel"]
-    assert isinstance(kernel, dict)
+    session, kernel = await _open_notebook(jp_fetch)
     client = jp_serverapp.kernel_manager.get_kernel(kernel["id"]).client()
     client.start_channels()
     try:
