@@ -185,11 +185,8 @@ def running_experiments(manager: ExperimentManager, notebook: str) -> list[Exper
     summary's ``extra["notebook"]``). A kernel that restarted, or the sidebar, finds here what
     a notebook left running: resume it (``start(..., resume=True)``) and end it.
     """
-    return [
-        summary
-        for summary in manager.log()
-        if summary.status == "running" and summary.extra.get("notebook") == notebook
-    ]
+    running = manager.query(status="running", limit=None).items  # builds only those records
+    return [summary for summary in running if summary.extra.get("notebook") == notebook]
 
 
 def error_details(error: BaseException) -> dict[str, Any]:
