@@ -37,10 +37,17 @@ from mlvc_jupyter.core.records import (
     FileVersionInfo,
     Progress,
     RepoStatus,
+    ShareConfig,
+    TransferReport,
 )
-from mlvc_jupyter.core.repo.refs import ExperimentRef, validate_experiment_id
+from mlvc_jupyter.core.repo.refs import (
+    ExperimentRef,
+    validate_experiment_id,
+    validate_experiment_name,
+)
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.core.reproduction import worktree as reproduce
+from mlvc_jupyter.core.sharing import refspecs, remotes
 from mlvc_jupyter.core.sharing import tags_and_branches as labels
 from mlvc_jupyter.core.tracking import Tracker, create_tracker
 from mlvc_jupyter.errors import MlvcError
@@ -281,7 +288,7 @@ class ExperimentManager:
         """Return one experiment's summary (the commit message's part; :meth:`show` reads
         the full record)."""
         with _file_errors("summary"):
-            validate_experiment_id(experiment_id)
+            validate_experiment_name(experiment_id)
             return listing.get(self.repo, experiment_id)
 
     def query(
@@ -293,38 +300,39 @@ class ExperimentManager:
         sort: str = DEFAULT_SORT,
         offset: int = 0,
         limit: int | None = DEFAULT_LIMIT,
+        remotes: bool = False,
         on_progress: Progress | None = None,
     ) -> ExperimentPage:
         """Return a page of experiments: filtered, sorted by a field or metric, then sliced.
 
         Repeated queries over unchanged refs run no git process (see
         :mod:`mlvc_jupyter.core.reading.query`); ``on_progress(done, total)`` hears of the
-        experiments read.
+        experiments read; ``remotes`` adds the remote-tracking ones (``origin/e1``).
         """
         with _file_errors("query"):
             return query_mod.query(
                 self.repo, search=search, status=status, tag=tag, sort=sort, offset=offset,
-                limit=limit, on_progress=on_progress,
+                limit=limit, remotes=remotes, on_progress=on_progress,
             )  # fmt: skip
 
     def show(self, experiment_id: str) -> ExperimentRecord:
         """Return the full record of an experiment's last checkpoint."""
         with _file_errors("show"):
-            validate_experiment_id(experiment_id)
+            validate_experiment_name(experiment_id)
             record = listing.show(self.repo, experiment_id)
             return replace(record, worktree=reproduce.worktree_of(self.repo, experiment_id))
 
     def history(self, experiment_id: str) -> list[Checkpoint]:
         """Return an experiment's checkpoints, oldest first."""
         with _file_errors("history"):
-            validate_experiment_id(experiment_id)
+            validate_experiment_name(experiment_id)
             return listing.history(self.repo, experiment_id)
 
     def diff(self, a: str, b: str) -> ExperimentDiff:
         """Return params, metrics and files that differ from experiment ``a`` to ``b``."""
         with _file_errors("diff"):
-            validate_experiment_id(a)
-            validate_experiment_id(b)
+            validate_experiment_name(a)
+            validate_experiment_name(b)
             return listing.diff(self.repo, a, b)
 
     def compare(self, ids: Sequence[str]) -> ExperimentComparison:
@@ -343,19 +351,45 @@ class ExperimentManager:
     def tag(self, experiment_id: str, tag: str, *, force: bool = False) -> str:
         """Tag the experiment's last checkpoint (annotated, metrics in the message)."""
         with _file_errors("tag"):
-            validate_experiment_id(experiment_id)
+            validate_experiment_name(experiment_id)
             return labels.tag(self.repo, experiment_id, tag, force=force)
 
     def branch(self, experiment_id: str) -> str:
         """Create branch ``mlvc/<id>`` at the experiment's last checkpoint."""
         with _file_errors("branch"):
-            validate_experiment_id(experiment_id)
+            validate_experiment_name(experiment_id)
             return labels.branch(self.repo, experiment_id)
 
     def switch(self, branch: str) -> str:
         """Check out a local branch, refusing to overwrite uncommitted work."""
         with _file_errors("switch"):
             return labels.switch(self.repo, branch)
+
+    # -- remotes (core/sharing/remotes.py) -----------------------------------------------------
+
+    def push(
+        self,
+        remote: str | None = None,
+        ids: Sequence[str] = (),
+        *,
+        force: bool = False,
+        on_progress: Progress | None = None,
+    ) -> TransferReport:
+        """Push experiments (all, or ``ids``) and their tags; ``force`` only under a lease."""
+        with _file_errors("push"):
+            return remotes.push(self.repo, remote, ids, force=force, on_progress=on_progress)
+
+    def pull(
+        self, remote: str | None = None, *, on_progress: Progress | None = None
+    ) -> TransferReport:
+        """Fetch a remote's experiments and tags; adopt new and fast-forward ones only."""
+        with _file_errors("pull"):
+            return remotes.pull(self.repo, remote, on_progress=on_progress)
+
+    def share(self, remote: str | None = None, *, enable: bool = True) -> ShareConfig:
+        """Add (or remove) the refspecs that make plain git fetch/push carry experiments."""
+        with _file_errors("share"):
+            return refspecs.share(self.repo, remote, enable=enable)
 
     # -- configs -------------------------------------------------------------------------------
 
@@ -395,7 +429,7 @@ class ExperimentManager:
         """Materialise the experiment's last checkpoint in a worktree; return its path
         (``on_progress(done, total)`` hears of its steps)."""
         with _file_errors("reproduce"):
-            validate_experiment_id(experiment_id)
+            validate_experiment_name(experiment_id)
             return reproduce.materialise(
                 self.repo, experiment_id, path=path, on_progress=on_progress
             )
@@ -403,7 +437,7 @@ class ExperimentManager:
     def export(self, experiment_id: str) -> Path:
         """Write a zip with the experiment's record, metrics and a reproduce script."""
         with _file_errors("export"):
-            validate_experiment_id(experiment_id)
+            validate_experiment_name(experiment_id)
             return export.export_zip(self.repo, experiment_id)
 
     # -- tracking ------------------------------------------------------------------------------

@@ -27,6 +27,9 @@ __all__ = [
     "LargeFile",
     "Progress",
     "RepoStatus",
+    "ShareConfig",
+    "TransferItem",
+    "TransferReport",
     "lower_is_better",
     "number_delta",
     "report",
@@ -400,3 +403,55 @@ def _frame_columns(rows: list[dict[str, Any]]) -> list[str]:
     metrics = [key for key in extra if key.startswith("metrics.")]
     params = [key for key in extra if key.startswith("params.")]
     return [*_FRAME_FIELDS, *metrics, *params]
+
+
+# -- sharing through remotes -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TransferItem(_Record):
+    """What a push or pull did to one experiment or tag.
+
+    ``outcome`` is one of: ``new``, ``updated`` (fast-forward), ``up to date``, ``rejected``
+    (push: the remote has checkpoints this clone lacks), ``diverged`` (pull: both sides
+    recorded; the remote's stays as ``<remote>/<id>``), ``ahead`` (pull: only this clone has
+    the newer checkpoints), ``conflict`` (a tag of that name points elsewhere; kept as it is),
+    ``skipped`` (a remote ref mlvc cannot name).
+    """
+
+    kind: str  # "experiment" or "tag"
+    name: str
+    outcome: str
+    old: str | None = None
+    new: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TransferReport(_Record):
+    """The outcome of ``push`` or ``pull``: one item per experiment and tag involved."""
+
+    verb: str  # "push" or "pull"
+    remote: str
+    url: str  # credentials masked
+    items: list[TransferItem]
+
+    def of(self, outcome: str, kind: str = "experiment") -> list[TransferItem]:
+        """Return the items of ``kind`` that ended with ``outcome``."""
+        return [i for i in self.items if i.kind == kind and i.outcome == outcome]
+
+    @property
+    def ok(self) -> bool:
+        """Return True when nothing was rejected, diverged or conflicted."""
+        return not any(i.outcome in ("rejected", "diverged", "conflict") for i in self.items)
+
+
+@dataclass(frozen=True, slots=True)
+class ShareConfig(_Record):
+    """The refspecs ``share --enable``/``--disable`` added to or removed from a remote."""
+
+    remote: str
+    enabled: bool
+    fetch: list[str]
+    push: list[str]
+    changed: bool

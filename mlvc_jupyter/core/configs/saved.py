@@ -14,7 +14,7 @@ from mlvc_jupyter.core.recording.summary import now
 from mlvc_jupyter.core.recording.writer import ExperimentWriter
 from mlvc_jupyter.core.records import ConfigChange, ConfigRestore
 from mlvc_jupyter.core.repo.places import user_path
-from mlvc_jupyter.core.repo.refs import EXPERIMENTS, is_experiment_id
+from mlvc_jupyter.core.repo.refs import EXPERIMENTS, is_experiment_name
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import ConfigError
 
@@ -118,7 +118,7 @@ def _restore_source(
         if not isinstance(files, dict):
             raise ConfigError(f"'{path}' has a malformed 'files' table.", path=str(path))
         return {str(k): str(v) for k, v in files.items()}, f"config snapshot {path.name}", None
-    if isinstance(source, str) and is_experiment_id(source):
+    if isinstance(source, str) and is_experiment_name(source):
         commit = listing.get(repo, source).commit
         label = f"the configs of experiment {source}"
         return _experiment_config_files(repo, commit), label, source

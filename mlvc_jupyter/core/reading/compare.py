@@ -18,7 +18,7 @@ from mlvc_jupyter.core.reading.listing import changed_files, get
 from mlvc_jupyter.core.reading.query import read_params
 from mlvc_jupyter.core.recording.writer import METRICS_PATH, metrics_file
 from mlvc_jupyter.core.records import Curves, ExperimentComparison, ExperimentSummary
-from mlvc_jupyter.core.repo.refs import validate_experiment_id
+from mlvc_jupyter.core.repo.refs import validate_experiment_name
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.core.tracking.local import parse_records, read_records
 from mlvc_jupyter.errors import MlvcError
@@ -59,7 +59,7 @@ def _check_ids(ids: Sequence[str]) -> None:
             hint="Name at least two experiment ids, e.g. `%vc_diff lr-0.1 lr-0.01`.",
         )
     for experiment_id in ids:
-        validate_experiment_id(experiment_id)
+        validate_experiment_name(experiment_id)
     twice = sorted({i for i in ids if list(ids).count(i) > 1})
     if twice:
         raise MlvcError(
@@ -78,7 +78,7 @@ def metric_curves(repo: Repository, experiment_id: str) -> Curves:
     Raises:
         ExperimentNotFoundError: no such experiment.
     """
-    validate_experiment_id(experiment_id)
+    validate_experiment_name(experiment_id)
     return _curves(repo, get(repo, experiment_id))
 
 

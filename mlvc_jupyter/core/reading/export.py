@@ -54,7 +54,7 @@ def export_zip(repo: Repository, experiment_id: str) -> Path:
         **record.to_dict(),
         "git": {
             "commit": summary.commit,
-            "ref": ExperimentRef(experiment_id).ref,
+            "ref": ExperimentRef.parse_name(experiment_id).ref,
             "head": summary.head,
             "branch": summary.branch,
         },
@@ -63,11 +63,11 @@ def export_zip(repo: Repository, experiment_id: str) -> Path:
     folder = repo.runtime_dir / "snapshots"
     folder.mkdir(exist_ok=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
-    target = folder / f"{experiment_id}-{stamp}.zip"
+    target = folder / f"{experiment_id.replace('/', '-')}-{stamp}.zip"
     script = _SCRIPT.format(
         id=experiment_id,
         name=summary.name,
-        ref=ExperimentRef(experiment_id).ref,
+        ref=ExperimentRef.parse_name(experiment_id).ref,
         commit=summary.commit,
     )
     buffer = io.BytesIO()

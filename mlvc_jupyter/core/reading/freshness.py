@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["COARSE_RACY_NS", "FINE_RACY_NS", "RefsState", "capture"]
+__all__ = ["COARSE_RACY_NS", "FINE_RACY_NS", "REMOTES_FOLDER", "RefsState", "capture"]
 
 FINE_RACY_NS = 250_000_000
 """Changes this recent (ns) are checked by content, where mtimes have sub-second precision:
@@ -35,6 +35,8 @@ COARSE_RACY_NS = 3_000_000_000
 """The same where every mtime is a whole second (FAT keeps 2 s, HFS+ and ext3 1 s)."""
 
 _FOLDERS = ("refs/mlvc/experiments", "refs/tags")
+REMOTES_FOLDER = "refs/mlvc/remotes"
+"""Where pull keeps remote-tracking experiments: watched by listings that include them."""
 _FILES = ("packed-refs", "reftable/tables.list")
 
 Stamp = tuple[int, int, int]
@@ -86,8 +88,10 @@ class RefsState:
             return False
 
 
-def capture(common_dir: Path) -> RefsState:
+def capture(common_dir: Path, *, remotes: bool = False) -> RefsState:
     """Return the refs' state under ``common_dir`` (capture it *before* reading the refs).
+
+    ``remotes`` watches the remote-tracking experiments too.
 
     A change made while the refs are read then shows as a difference at the next check, so
     the listing is read again rather than served stale.
@@ -95,8 +99,9 @@ def capture(common_dir: Path) -> RefsState:
     now = time.time_ns()
     try:
         horizon = now - _racy_window(common_dir)
+        watched = (*_FOLDERS, REMOTES_FOLDER) if remotes else _FOLDERS
         folders = [
-            folder for rel in _FOLDERS for folder in _walk(os.path.join(common_dir, rel), horizon)
+            folder for rel in watched for folder in _walk(os.path.join(common_dir, rel), horizon)
         ]
         files = [_file(os.path.join(common_dir, rel), horizon) for rel in _FILES]
     except OSError:

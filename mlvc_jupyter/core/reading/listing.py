@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from mlvc_jupyter.core.configs.values import diff_params, flatten
@@ -24,7 +25,7 @@ from mlvc_jupyter.core.records import (
     LargeFile,
     number_delta,
 )
-from mlvc_jupyter.core.repo.refs import EXPERIMENTS, ExperimentRef
+from mlvc_jupyter.core.repo.refs import ExperimentRef
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import ExperimentNotFoundError
 
@@ -41,17 +42,17 @@ def list_all(repo: Repository) -> list[ExperimentSummary]:
 
 
 def get(repo: Repository, experiment_id: str) -> ExperimentSummary:
-    """Return one experiment's summary.
+    """Return one experiment's summary; ``<remote>/<id>`` reads a remote-tracking one.
 
     Raises:
         InvalidNameError: the id is not valid.
         ExperimentNotFoundError: no such experiment.
     """
-    ref = ExperimentRef(experiment_id).ref
-    out = repo.git.run("for-each-ref", f"--format={LISTING_FORMAT}", ref, "refs/tags/")
-    for summary in parse_listing(out, EXPERIMENTS + "/"):
-        if summary.id == experiment_id:
-            return summary
+    refs = ExperimentRef.parse_name(experiment_id)
+    out = repo.git.run("for-each-ref", f"--format={LISTING_FORMAT}", refs.ref, "refs/tags/")
+    for summary in parse_listing(out, refs.ref.rsplit("/", 1)[0] + "/"):
+        if summary.id == refs.id:
+            return summary if refs.remote is None else replace(summary, id=refs.name)
     raise ExperimentNotFoundError(experiment_id)
 
 
@@ -86,8 +87,8 @@ def history(repo: Repository, experiment_id: str) -> list[Checkpoint]:
     Raises:
         ExperimentNotFoundError: no such experiment.
     """
-    ref = ExperimentRef(experiment_id).ref
-    tip = repo.ref_exists(ref)
+    refs = ExperimentRef.parse_name(experiment_id)
+    tip = repo.ref_exists(refs.ref)
     if tip is None:
         raise ExperimentNotFoundError(experiment_id)
     out = repo.git.run(
@@ -99,7 +100,7 @@ def history(repo: Repository, experiment_id: str) -> list[Checkpoint]:
     for i in range(0, len(fields) - 2, 2):
         commit, message = fields[i].strip(), fields[i + 1]
         summary = parse_summary(message)
-        if summary is None or summary.get("id") != experiment_id:
+        if summary is None or summary.get("id") != refs.id:
             break  # reached the user's history the experiment started from
         checkpoints.append(summary_to_checkpoint(commit, summary, tags.get(commit)))
         if int(summary.get("seq", 0)) <= 1:

@@ -15,6 +15,7 @@ import contextlib
 import gc
 import json
 import math
+import re
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -38,7 +39,7 @@ from mlvc_jupyter.core.recording.summary import (
 )
 from mlvc_jupyter.core.recording.writer import RECORD_PATH
 from mlvc_jupyter.core.records import ExperimentPage, ExperimentSummary, Progress, report
-from mlvc_jupyter.core.repo.refs import EXPERIMENTS
+from mlvc_jupyter.core.repo.refs import EXPERIMENTS, REMOTES
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import MlvcError
 
@@ -58,9 +59,12 @@ def query(
     sort: str = DEFAULT_SORT,
     offset: int = 0,
     limit: int | None = DEFAULT_LIMIT,
+    remotes: bool = False,
     on_progress: Progress | None = None,
 ) -> ExperimentPage:
     """Return one page of the experiments that match, in the order ``sort`` asks for.
+
+    ``remotes`` lists the remote-tracking experiments pull fetched too, as ``<remote>/<id>``.
 
     ``search`` matches id, name, message and tags, ignoring case; ``status`` and ``tag`` must
     match exactly. ``sort`` is a summary field or ``metrics.<name>``, descending with a leading
@@ -74,7 +78,7 @@ def query(
     key, descending = _parse_sort(sort)
     _check_page(offset, limit)
     _check_filters(search, status, tag)
-    listing = _listing(repo)
+    listing = _listing(repo, remotes=remotes)
     report(on_progress, 0, len(listing))
     end = None if limit is None else offset + limit
     if not (search or status or tag) and (key, descending) == ("created", True):
@@ -200,31 +204,50 @@ class _Listing:
 _CHUNK = 1000
 """Records made between two progress reports."""
 
-_LISTINGS: weakref.WeakKeyDictionary[Repository, _Listing] = weakref.WeakKeyDictionary()
+_Cache = weakref.WeakKeyDictionary[Repository, _Listing]
+_LISTINGS: _Cache = weakref.WeakKeyDictionary()
+_WITH_REMOTES: _Cache = weakref.WeakKeyDictionary()
+"""Listings that include the remote-tracking experiments (``mlvc log --all``)."""
 _LISTINGS_LOCK = threading.Lock()
 
 
-def _listing(repo: Repository) -> _Listing:
+def _listing(repo: Repository, *, remotes: bool = False) -> _Listing:
     """Return the repository's listing, read again only when its refs changed."""
+    cache = _WITH_REMOTES if remotes else _LISTINGS
     with _LISTINGS_LOCK:
-        listing = _LISTINGS.get(repo)
+        listing = cache.get(repo)
     if listing is not None and listing.state.is_current():
         return listing
-    state = capture(repo.paths.common_dir)  # before reading: a write meanwhile shows next time
-    out = repo.git.run(
-        "for-each-ref", f"--format={LISTING_FORMAT}", EXPERIMENTS + "/", "refs/tags/"
-    )
-    listing = _Listing(state, _parse(out))
+    # Captured before reading: a write meanwhile shows next time.
+    state = capture(repo.paths.common_dir, remotes=remotes)
+    folders = (EXPERIMENTS + "/", REMOTES + "/") if remotes else (EXPERIMENTS + "/",)
+    out = repo.git.run("for-each-ref", f"--format={LISTING_FORMAT}", *folders, "refs/tags/")
+    listing = _Listing(state, _parse(out, remotes=remotes))
     with _LISTINGS_LOCK:
-        _LISTINGS[repo] = listing
+        cache[repo] = listing
     return listing
 
 
-def _parse(out: bytes) -> list[ListingEntry]:
+def _parse(out: bytes, *, remotes: bool = False) -> list[ListingEntry]:
     """Parse a listing into entries ordered newest first (records are made later)."""
     with _gc_paused():
         entries = parse_listing_entries(out, EXPERIMENTS + "/")
+        if remotes:
+            entries += _remote_entries(out)
         entries.sort(key=_created_and_id, reverse=True)
+    return entries
+
+
+_REMOTE_NAME = re.compile(rb"(?:^|\n)" + re.escape(REMOTES.encode()) + rb"/([^/\0]+)/experiments/")
+
+
+def _remote_entries(out: bytes) -> list[ListingEntry]:
+    """Return the remote-tracking experiments of a listing, named ``<remote>/<id>``."""
+    entries = []
+    for remote in sorted({m.decode("utf-8", "replace") for m in _REMOTE_NAME.findall(out)}):
+        prefix = f"{REMOTES}/{remote}/experiments/"
+        for commit, summary, tags in parse_listing_entries(out, prefix):
+            entries.append((commit, {**summary, "id": f"{remote}/{summary['id']}"}, tags))
     return entries
 
 

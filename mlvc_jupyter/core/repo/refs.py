@@ -18,12 +18,17 @@ __all__ = [
     "BRANCH_PREFIX",
     "EXPERIMENTS",
     "REFS",
+    "REMOTES",
     "SAFETY",
     "ExperimentRef",
     "is_experiment_id",
+    "is_experiment_name",
+    "remote_experiments",
     "safety_ref",
     "validate_branch_name",
     "validate_experiment_id",
+    "validate_experiment_name",
+    "validate_remote_name",
     "validate_new_tag",
     "validate_tag_name",
 ]
@@ -31,6 +36,8 @@ __all__ = [
 REFS = "refs/mlvc"
 EXPERIMENTS = f"{REFS}/experiments"
 SAFETY = f"{REFS}/safety"
+REMOTES = f"{REFS}/remotes"
+"""Remote-tracking experiments: ``refs/mlvc/remotes/<remote>/experiments/<id>``, written by pull."""
 BRANCH_PREFIX = "mlvc/"
 HEADS = "refs/heads/"
 TAGS = "refs/tags/"
@@ -38,6 +45,8 @@ TAGS = "refs/tags/"
 # Whole-string matches (fullmatch): a '$' anchor would let a trailing newline through.
 _ID_RULE = "[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
 _ID_PATTERN = re.compile(_ID_RULE)
+# A remote's name as git remote add takes it, minus anything a shell or git would read specially.
+_REMOTE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 # Tags and branches may also use '/' to group names, the way people name releases (v1/rc1).
 _REFNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}")
 
@@ -51,6 +60,8 @@ class ExperimentRef:
     """
 
     id: str
+    remote: str | None = None
+    """The remote of a remote-tracking experiment (``origin`` of ``origin/e1``), else None."""
 
     @classmethod
     def parse(cls, experiment_id: object) -> ExperimentRef:
@@ -61,9 +72,31 @@ class ExperimentRef:
         """
         return cls(validate_experiment_id(experiment_id))
 
+    @classmethod
+    def parse_name(cls, name: object) -> ExperimentRef:
+        """Return the refs of ``<id>`` or of a remote-tracking ``<remote>/<id>`` after checking.
+
+        This is where every command that reads an experiment resolves what the user typed:
+        ``origin/e1`` names ``refs/mlvc/remotes/origin/experiments/e1``, which pull keeps.
+
+        Raises:
+            InvalidNameError: the id or the remote's name breaks a naming rule.
+        """
+        if isinstance(name, str) and name.count("/") == 1:
+            remote, experiment_id = name.split("/")
+            return cls(validate_experiment_id(experiment_id), validate_remote_name(remote))
+        return cls.parse(name)
+
+    @property
+    def name(self) -> str:
+        """Return what the user types: ``<id>``, or ``<remote>/<id>`` for a remote-tracking one."""
+        return self.id if self.remote is None else f"{self.remote}/{self.id}"
+
     @property
     def ref(self) -> str:
         """Return the full ref holding the experiment's checkpoints."""
+        if self.remote is not None:
+            return f"{remote_experiments(self.remote)}/{self.id}"
         return f"{EXPERIMENTS}/{self.id}"
 
     @property
@@ -75,6 +108,11 @@ class ExperimentRef:
     def branch_ref(self) -> str:
         """Return the full ref of the experiment's branch."""
         return HEADS + self.branch
+
+
+def remote_experiments(remote: str) -> str:
+    """Return the folder of ``remote``'s remote-tracking experiments (no trailing '/')."""
+    return f"{REMOTES}/{remote}/experiments"
 
 
 def safety_ref(stamp: str) -> str:
@@ -136,6 +174,48 @@ def validate_experiment_id(experiment_id: object) -> str:
         )
     _check_common(experiment_id, "experiment id")
     return experiment_id
+
+
+def validate_experiment_name(name: object) -> str:
+    """Return ``name`` if it names an experiment: ``<id>`` or remote-tracking ``<remote>/<id>``.
+
+    Raises:
+        InvalidNameError: see :meth:`ExperimentRef.parse_name`.
+    """
+    ExperimentRef.parse_name(name)
+    assert isinstance(name, str)  # parse_name accepts only text
+    return name
+
+
+def validate_remote_name(remote: object) -> str:
+    """Return ``remote`` if it may name a git remote here.
+
+    Letters, digits, '.', '_' and '-', starting with a letter or digit: so a name can never be
+    read by git as an option (``--upload-pack=...``), a URL (``ext::...``) or a path.
+
+    Raises:
+        InvalidNameError: the name breaks that rule.
+    """
+    if not isinstance(remote, str) or not _REMOTE_PATTERN.fullmatch(remote):
+        shown = repr(remote) if len(repr(remote)) <= 60 else repr(remote)[:57] + "..."
+        raise InvalidNameError(
+            f"Invalid remote name {shown}: a remote's name has letters, digits, '.', '_' and "
+            "'-' only, starting with a letter or digit.",
+            name=str(remote),
+            hint="Name a remote from `git remote -v` (e.g. 'origin'); to use a new URL, add "
+            "it first with `git remote add NAME URL`.",
+        )
+    _check_common(remote, "remote name")
+    return remote
+
+
+def is_experiment_name(value: object) -> bool:
+    """Return True if ``value`` names an experiment: ``<id>`` or ``<remote>/<id>``."""
+    try:
+        ExperimentRef.parse_name(value)
+    except InvalidNameError:
+        return False
+    return True
 
 
 def is_experiment_id(value: object) -> bool:

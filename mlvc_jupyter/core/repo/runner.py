@@ -22,13 +22,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,6 +199,123 @@ class Git:
         if proc.returncode not in tuple(ok_status):
             raise _command_error(args, proc)
         return proc
+
+    def stream(
+        self,
+        *args: str,
+        on_stderr: Callable[[str], None],
+        env: Mapping[str, str] | None = None,
+        ok_status: Iterable[int] = (0,),
+        timeout: float,
+        stall_timeout: float,
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run ``git <args>`` handing each line of its stderr to ``on_stderr`` as it comes.
+
+        For transfers (fetch, push): git's ``--progress`` lines end in ``\r`` or ``\n``, and
+        each counts as a sign of life. git is killed, with what it started (ssh, a credential
+        helper), once it has run ``timeout`` seconds or said nothing for ``stall_timeout``.
+
+        Raises:
+            GitOperationError: git exited with a status outside ``ok_status``, or was stopped.
+        """
+        argv = [git_executable(), *_HARDENING, *args]
+        full_env = self.env if env is None else {**self.env, **env}
+        start = time.perf_counter()
+        try:
+            proc, stalled = _stream(argv, self.cwd, full_env, on_stderr, timeout, stall_timeout)
+        except OSError as exc:
+            raise GitOperationError(
+                f"Could not start git: {exc.strerror}.", command=_scrub(["git", *args]),
+                status=None, stderr=str(exc), hint="Check that git is installed.",
+            ) from exc  # fmt: skip
+        elapsed = time.perf_counter() - start
+        _TIMINGS.append((args[0] if args else "", elapsed))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("git %s (%.1f ms)", " ".join(_scrub(args)), elapsed * 1000)
+        if stalled is not None:
+            raise GitOperationError(
+                f"`{' '.join(_scrub(['git', *args])[:3])}` {stalled} and was stopped.",
+                command=_scrub(["git", *args]),
+                status=None,
+                stderr=proc.stderr.decode("utf-8", "replace"),
+                hint="The remote did not answer in time: check the network and the URL "
+                "(`git ls-remote NAME` in a terminal), then retry.",
+            )
+        if proc.returncode not in tuple(ok_status):
+            raise _command_error(args, proc)
+        return proc
+
+
+def _stream(
+    argv: list[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    on_stderr: Callable[[str], None],
+    timeout: float,
+    stall_timeout: float,
+) -> tuple[subprocess.CompletedProcess[bytes], str | None]:
+    """Run ``argv`` reading stderr line by line; return it and why it was stopped (or None)."""
+    pipe = subprocess.PIPE
+    with subprocess.Popen(
+        argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=pipe, stderr=pipe,
+        start_new_session=True,
+    ) as proc:  # fmt: skip
+        out_pipe, err_pipe = proc.stdout, proc.stderr
+        assert out_pipe is not None  # both are pipes
+        assert err_pipe is not None
+        started = last = time.monotonic()
+        stdout: list[bytes] = []
+        stderr = bytearray()
+
+        def read_stdout() -> None:
+            stdout.append(out_pipe.read())
+
+        def read_stderr() -> None:
+            nonlocal last
+            pending = b""
+            while chunk := os.read(err_pipe.fileno(), 8192):
+                last = time.monotonic()
+                stderr.extend(chunk)
+                *lines, pending = re.split(rb"[\r\n]", pending + chunk)
+                for line in lines:
+                    if line.strip():
+                        on_stderr(line.decode("utf-8", "replace"))
+
+        readers = [threading.Thread(target=f, daemon=True) for f in (read_stdout, read_stderr)]
+        for reader in readers:
+            reader.start()
+        stopped = _watch(proc, started, lambda: last, timeout, stall_timeout)
+        for reader in readers:
+            reader.join()
+        proc.wait()
+    done = subprocess.CompletedProcess(argv, proc.returncode, b"".join(stdout), bytes(stderr))
+    return done, stopped
+
+
+def _watch(
+    proc: subprocess.Popen[bytes],
+    started: float,
+    last: Callable[[], float],
+    timeout: float,
+    stall_timeout: float,
+) -> str | None:
+    """Wait for ``proc``; kill its group past ``timeout`` or a silence of ``stall_timeout``."""
+    while True:
+        try:
+            proc.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            now = time.monotonic()
+            reason = None
+            if now - started > timeout:
+                reason = f"did not finish within {timeout:g} s"
+            elif now - last() > stall_timeout:
+                reason = f"made no progress for {stall_timeout:g} s"
+            if reason is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                return reason
+        else:
+            return None
 
 
 def _run(
