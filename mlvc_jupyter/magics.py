@@ -32,6 +32,7 @@ from mlvc_jupyter import display
 from mlvc_jupyter.errors import MlvcError
 from mlvc_jupyter.kernel import KernelSession
 from mlvc_jupyter.magic_lines import parse, query_arguments, reports_errors
+from mlvc_jupyter.magics_sharing import SharingMagics
 
 if TYPE_CHECKING:
     from mlvc_jupyter.core.manager import ExperimentManager
@@ -268,7 +269,10 @@ class VCMagics(Magics):
     @reports_errors
     @magic_arguments()
     @query_arguments
-    @argument("--all", dest="show_all", action="store_true", help="show every match (no --limit)")
+    @argument(
+        "--all", dest="show_all", action="store_true",
+        help="show every match (no --limit), remote-tracking experiments (origin/<id>) too",
+    )  # fmt: skip
     @argument("--panel", action="store_true", help="the history panel (default in a notebook)")
     @argument("--text", action="store_true", help="the static table, even in a notebook")
     def vc_log(self, line: str) -> display.ExperimentListView:
@@ -288,7 +292,7 @@ class VCMagics(Magics):
             )  # fmt: skip
         page = self.manager.query(
             args.search, status=args.status, tag=args.tag, sort=args.sort, offset=args.offset,
-            limit=None if args.show_all else args.limit,
+            limit=None if args.show_all else args.limit, remotes=args.show_all,
         )  # fmt: skip
         filtered = bool(args.search or args.status or args.tag)
         return display.ExperimentListView(page, filtered=filtered)
@@ -395,6 +399,7 @@ class VCMagics(Magics):
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics (``%load_ext mlvc_jupyter``)."""
     ipython.register_magics(VCMagics)
+    ipython.register_magics(SharingMagics(ipython, ipython.magics_manager.registry["VCMagics"]))
 
 
 def unload_ipython_extension(ipython: Any) -> None:

@@ -210,6 +210,7 @@ def cmd_log(args: argparse.Namespace) -> int:
         sort=args.sort,
         offset=args.offset,
         limit=None if args.all else args.limit,
+        remotes=args.all,
     )
     if args.json:
         _print_json([s.to_dict() for s in page.items])

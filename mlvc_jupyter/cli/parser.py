@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mlvc_jupyter import __version__
-from mlvc_jupyter.cli import commands
+from mlvc_jupyter.cli import commands, sharing
 from mlvc_jupyter.core.reading.options import QUERY_OPTIONS
 
 __all__ = ["build_parser"]
@@ -209,7 +209,10 @@ def _add_log(subparsers: Any) -> None:
     )  # fmt: skip
     for flags, options in QUERY_OPTIONS:
         p.add_argument(*flags, **options)
-    p.add_argument("--all", action="store_true", help="show every match (no --limit)")
+    p.add_argument(
+        "--all", action="store_true",
+        help="show every match (no --limit), remote-tracking experiments (origin/<id>) too",
+    )  # fmt: skip
     _add_json(p)
 
 
@@ -350,6 +353,7 @@ def _add_demo(subparsers: Any) -> None:
 _COMMANDS = (
     _add_init, _add_status, _add_start, _add_commit, _add_end, _add_log, _add_show, _add_diff,
     _add_tag, _add_branch, _add_reproduce, _add_restore, _add_strip, _add_filter, _add_demo,
+    sharing.add_push, sharing.add_pull, sharing.add_share,
 )  # fmt: skip
 
 

@@ -116,7 +116,8 @@ def resolve_remote(repo: Repository, name: str | None) -> Remote:
         raise MlvcError(
             f"There is no remote '{chosen}' in this repository.",
             hint=f"Known remotes: {', '.join(names) or 'none'}. Add one with "
-            "`git remote add NAME URL`.",
+            "`git remote add NAME URL`. To push only some experiments, name the remote "
+            f"first: `mlvc push {names[0] if names else 'origin'} {chosen}`.",
         )
     fetch = _get_url(repo, chosen)
     push = _get_url(repo, chosen, "--push")
