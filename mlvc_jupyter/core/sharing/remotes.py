@@ -138,6 +138,11 @@ def _kind_and_name(ref: str) -> tuple[str, str]:
 
 
 def _rejection_note(kind: str, name: str, summary: str, remote: str) -> str:
+    if "shallow" in summary:
+        return (
+            f"this clone is shallow and the remote lacks the history below it ({summary}): "
+            "run `git fetch --unshallow`, then push again"
+        )
     if kind == "tag":
         return f"the remote's tag '{name}' points elsewhere; yours was not sent ({summary})"
     if "fetch first" in summary or "non-fast-forward" in summary or "stale info" in summary:
