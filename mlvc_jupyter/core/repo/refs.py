@@ -84,8 +84,9 @@ class ExperimentRef:
         """
         if isinstance(name, str) and name.count("/") == 1:
             remote, experiment_id = name.split("/")
-            return cls(validate_experiment_id(experiment_id), validate_remote_name(remote))
-        return cls.parse(name)
+            if _is_remote_name(remote):
+                return cls(validate_experiment_id(experiment_id), remote)
+        return cls.parse(name)  # not a remote's: the message is about the id as typed
 
     @property
     def name(self) -> str:
@@ -207,6 +208,14 @@ def validate_remote_name(remote: object) -> str:
         )
     _check_common(remote, "remote name")
     return remote
+
+
+def _is_remote_name(value: str) -> bool:
+    try:
+        validate_remote_name(value)
+    except InvalidNameError:
+        return False
+    return True
 
 
 def is_experiment_name(value: object) -> bool:
