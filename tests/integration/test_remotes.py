@@ -14,8 +14,10 @@ import pytest
 
 from mlvc_jupyter.cli import main
 from mlvc_jupyter.core.manager import ExperimentManager
+from mlvc_jupyter.core.records import TransferItem
+from mlvc_jupyter.core.sharing import remotes
 from mlvc_jupyter.errors import MlvcError
-from tests.conftest import git
+from tests.conftest import GitRepo, git
 
 
 def _free_port() -> int:
@@ -275,3 +277,21 @@ def test_a_missing_remote_and_a_remote_less_repository_say_what_to_do(tmp_path: 
     git(alice.root, "remote", "remove", "origin")
     with pytest.raises(MlvcError, match="has no remote"):
         alice.pull()
+
+
+def test_an_experiment_written_here_during_a_pull_is_skipped_not_overwritten(
+    git_repo: GitRepo,
+) -> None:
+    manager = ExperimentManager(git_repo.path)
+    first, second = _record(manager, "e1"), _record(manager, "e2")
+    planned = [  # planned as if e1 were new here: it was recorded meanwhile
+        TransferItem("experiment", "e1", "new", None, second),
+        TransferItem("experiment", "e3", "new", None, first),
+    ]
+
+    moved = remotes._move(manager.repo, planned, "refs/mlvc/experiments/")
+
+    assert [(i.name, i.outcome) for i in moved] == [("e1", "skipped"), ("e3", "new")]
+    assert "pull again" in moved[0].note
+    assert manager.summary("e1").commit == first
+    assert git_repo.git("rev-parse", "refs/mlvc/experiments/e3").strip() == first

@@ -21,6 +21,7 @@ against the checked URL (:mod:`~mlvc_jupyter.core.sharing.urls`); GitPython's
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from mlvc_jupyter.core.recording.ref_update import Outcome, compare_and_swap
@@ -184,15 +185,16 @@ def pull(
     local = _refs(repo, EXPERIMENTS)
     _transfer(repo, remote, "Pulling from", args, on_progress, stall_timeout)
     theirs = _refs(repo, tracking)
-    items = [_adopt(repo, remote.name, i, local.get(i), theirs[i]) for i in sorted(theirs)]
+    planned = [_plan(repo, remote.name, i, local.get(i), theirs[i]) for i in sorted(theirs)]
+    items = _move(repo, planned, f"{EXPERIMENTS}/")
     items += _adopt_tags(repo, staged_tags, set(theirs))
     return TransferReport("pull", remote.name, remote.shown, items)
 
 
-def _adopt(
+def _plan(
     repo: Repository, remote: str, experiment_id: str, mine: str | None, theirs: str
 ) -> TransferItem:
-    """Move the local experiment to the remote's when it is new here or fast-forwards."""
+    """Say what pull does to one experiment: ``new``/``updated`` ones are then moved."""
     if not is_experiment_id(experiment_id):
         return TransferItem("experiment", experiment_id, "skipped", new=theirs,
                             note="not a valid experiment id here")  # fmt: skip
@@ -206,13 +208,42 @@ def _adopt(
         return TransferItem("experiment", experiment_id, "diverged", mine, theirs,
                             note=f"both sides recorded checkpoints: yours stays "
                             f"'{experiment_id}', theirs is '{remote}/{experiment_id}'")  # fmt: skip
-    ref = ExperimentRef(experiment_id).ref
-    moved = compare_and_swap(repo, ref, theirs, mine or repo.null_oid)
-    if moved is not Outcome.MOVED:
-        return TransferItem("experiment", experiment_id, "skipped", mine, theirs,
-                            note="it was recorded to while pulling: pull again")  # fmt: skip
     return TransferItem("experiment", experiment_id, "new" if mine is None else "updated",
                         mine, theirs)  # fmt: skip
+
+
+def _move(repo: Repository, planned: list[TransferItem], prefix: str) -> list[TransferItem]:
+    """Move the refs of the ``new``/``updated`` items by compare-and-swap.
+
+    All at once in one ``update-ref --stdin`` transaction (one process, not one per ref); if
+    any ref changed meanwhile the transaction moves none, and each is tried on its own, so
+    only the ones written to during the pull are skipped (and say so).
+    """
+    moving = [i for i in planned if i.outcome in ("new", "updated") and i.new]
+    lines = "".join(f"update {prefix}{i.name} {i.new} {i.old or repo.null_oid}\n" for i in moving)
+    if not moving or _transaction(repo, lines):
+        return planned
+    result = []
+    for item in planned:
+        if item in moving:
+            moved = compare_and_swap(
+                repo, prefix + item.name, item.new or "", item.old or repo.null_oid
+            )
+            if moved is not Outcome.MOVED:
+                item = replace(
+                    item,
+                    outcome="skipped" if item.kind == "experiment" else "conflict",
+                    note="it changed here while pulling: pull again",
+                )
+        result.append(item)
+    return result
+
+
+def _transaction(repo: Repository, lines: str) -> bool:
+    proc = repo.git.run_full(
+        "update-ref", "--stdin", stdin=f"start\n{lines}commit\n".encode(), ok_status=(0, 1, 128)
+    )
+    return proc.returncode == 0
 
 
 def _is_ancestor(repo: Repository, older: str, newer: str) -> bool:
@@ -225,16 +256,12 @@ def _adopt_tags(repo: Repository, staged: str, experiments: set[str]) -> list[Tr
     mine = _refs(repo, "refs/tags")
     items = []
     for name, oid in sorted(_mlvc_tags(repo, staged, experiments).items()):
-        if mine.get(name) == oid:
-            continue
-        if name in mine:
+        if name not in mine:
+            items.append(TransferItem("tag", name, "new", None, oid))
+        elif mine[name] != oid:
             note = f"yours is kept; theirs is {staged}/{name}"
             items.append(TransferItem("tag", name, "conflict", mine[name], oid, note))
-            continue
-        moved = compare_and_swap(repo, f"refs/tags/{name}", oid, repo.null_oid)
-        outcome = "new" if moved is Outcome.MOVED else "conflict"
-        items.append(TransferItem("tag", name, outcome, None, oid))
-    return items
+    return _move(repo, items, "refs/tags/")
 
 
 def _refs(repo: Repository, prefix: str) -> dict[str, str]:

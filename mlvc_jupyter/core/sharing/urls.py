@@ -32,6 +32,7 @@ __all__ = [
     "mask",
     "masked_errors",
     "resolve_remote",
+    "ssh_environment",
     "transport_options",
 ]
 
