@@ -2,7 +2,10 @@
 
 A notebook is read only when its stat is not in the cache, and then until one read is whole: a
 Jupyter save writes the file in place (a read can see it half written), an atomic save renames
-a new file over it. A torn read does not parse, so it is retried rather than stored. The cache
+a new file over it. A torn read does not parse, so it is retried rather than stored: until the
+checkpoint's deadline while the file is still being written (a busy machine can make every read of
+a notebook saved in a loop land mid-save), and a notebook that never reads whole is refused, never
+stored torn. Only a settled file that does not parse is stored as it is, with a warning. The cache
 (``<runtime>/strip-cache.json``, shared by the kernel and the CLI) trusts a stat only when the
 file was last written more than two seconds before it was read: the clock that stamps files
 ticks coarsely, so a later write of the same size could leave the stat unchanged, as with git's
@@ -14,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +34,7 @@ from mlvc_jupyter.errors import MlvcError, UnreadableNotebookError
 
 __all__ = ["NotebookStripper", "StrippedNotebook"]
 
-# Pauses between reads of a notebook that is being saved (about 0.7 s in all).
+# Pauses between reads of a notebook that is being saved; the last repeats until the deadline.
 _READ_PAUSES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
 # A file untouched for this long is not being written, and its stat identifies its content.
 _SETTLED_NS = 2 * 10**9
@@ -82,7 +86,7 @@ class NotebookStripper:
     def _read_and_strip(self, path: str, files: WorkingFiles, deadline: float) -> StrippedNotebook:
         """Read a notebook until one read is whole (a save can be under way), then strip it."""
         unparseable: tuple[FileRead, UnreadableNotebookError] | None = None
-        for pause in (*_READ_PAUSES, None):
+        for pause in _pauses():
             got = files.read(path)
             if got is None:
                 return StrippedNotebook(path, gone=True)
@@ -95,10 +99,10 @@ class NotebookStripper:
                         break
             else:
                 unparseable = None
-            if pause is None or time.monotonic() + pause > deadline:
+            if time.monotonic() + pause > deadline:
                 break
             time.sleep(pause)
-        if unparseable is None:
+        if unparseable is None or not _is_settled(unparseable[0].stat):  # torn to the end
             raise MlvcError(
                 f"The notebook '{display_path(path)}' kept changing while the checkpoint read it.",
                 hint="Retry the checkpoint once the notebook has been saved.",
@@ -157,6 +161,13 @@ class NotebookStripper:
         # A cache: a write lost in a crash only costs time, so it is not flushed to disk.
         atomic_write(self._cache_file(), json.dumps(self._strip_cache), fsync=False)
         self._strip_cache_dirty = False
+
+
+def _pauses() -> Iterator[float]:
+    """Yield the pauses between reads: short ones first, then the longest until the deadline."""
+    yield from _READ_PAUSES
+    while True:
+        yield _READ_PAUSES[-1]
 
 
 def _opt_str(value: object) -> str | None:
