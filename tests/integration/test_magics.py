@@ -170,14 +170,17 @@ def test_load_ext_imports_nothing_heavy() -> None:
 
 
 def test_init_and_status(shell: InteractiveShell, git_repo: GitRepo, tmp_path: Path) -> None:
-    assert displayed(shell, "%vc_init")[0] == [
-        f"Recording experiments of {git_repo.path} under refs/mlvc/."
-    ]
+    (shown,) = displayed(shell, "%vc_init")[0]
+    assert shown.startswith(f"Recording experiments of {git_repo.path} under refs/mlvc/. ")
+    assert "lacks 63 of the ML entries" in shown  # listed, not written
+    assert not (git_repo.path / ".gitignore").exists()
     assert manager(shell).root == git_repo.path
 
     status = run(shell, "%vc_status")
     assert isinstance(status, StatusView)
     assert (status.branch, status.active, status.is_dirty) == ("main", None, False)
+    (shown,) = displayed(shell, "%vc_init --gitignore")[0]
+    assert "Added 63 ML entries" in shown
 
     fresh = tmp_path / "plain folder"
     fresh.mkdir()
