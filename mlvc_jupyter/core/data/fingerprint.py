@@ -22,18 +22,20 @@ import contextlib
 import hashlib
 import logging
 import os
-import sqlite3
 import stat
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlvc_jupyter.core.data.cache import hash_stream
-from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import MlvcError
+
+if TYPE_CHECKING:  # sqlite3 and the thread pool load on first use: not on `import mlvc_jupyter`
+    import sqlite3
+
+    from mlvc_jupyter.core.repo.repository import Repository
 
 __all__ = [
     "DataDrift",
@@ -152,6 +154,8 @@ class FingerprintCache:
         if self.path is None:
             yield None
             return
+        import sqlite3
+
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=5.0)
@@ -265,6 +269,8 @@ def _raise(exc: OSError) -> None:
 
 def _hash_all(files: list[_File], cache: FingerprintCache, workers: int) -> dict[str, str]:
     """Return absolute path -> SHA-256, from the cache where the stat matches, else read."""
+    from concurrent.futures import ThreadPoolExecutor
+
     hashes: dict[str, str] = {}
     with cache._open() as conn:
         todo = [f for f in files if not _cached(conn, f, hashes)]
@@ -304,6 +310,8 @@ def _store(
 ) -> None:
     if conn is None or not rows:
         return
+    import sqlite3
+
     try:
         with conn:
             conn.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
