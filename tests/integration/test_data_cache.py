@@ -103,10 +103,18 @@ def test_prune_keeps_what_is_asked_and_counts_the_rest(git_repo: GitRepo) -> Non
     assert digests[1] not in cache
 
 
-def test_adding_a_folder_is_refused_with_the_path(git_repo: GitRepo) -> None:
+def test_adding_a_folder_or_a_link_is_refused_with_the_path(
+    git_repo: GitRepo, tmp_path: Path
+) -> None:
     cache = ContentCache(Repository.open(git_repo.path))
     with pytest.raises(MlvcError, match="Cannot put .* in the content cache"):
         cache.add(git_repo.path)
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"not the project's")
+    (git_repo.path / "link.bin").symlink_to(outside)
+    with pytest.raises(MlvcError, match=r"Cannot put .*link\.bin' in the content cache"):
+        cache.add(git_repo.path / "link.bin")
+    assert list(cache.entries()) == []
 
 
 # -- fingerprints -------------------------------------------------------------------------------

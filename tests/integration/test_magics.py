@@ -760,3 +760,17 @@ def test_start_outside_a_repository_refuses_and_names_vc_init(
     assert not (plain / ".git").exists()
     assert list(plain.iterdir()) == []
     monkeypatch.chdir(git_repo.path)  # the fixture's teardown opens the current folder
+
+
+def test_vc_start_data_is_fingerprinted_and_vc_diff_shows_drift(
+    shell: InteractiveShell, git_repo: GitRepo
+) -> None:
+    git_repo.write({"data/train.csv": "1,2\n"})
+    run(shell, "%vc_start a --data data --data train.py")
+    run(shell, "%vc_end")
+    git_repo.write({"data/train.csv": "1,3\n"})
+    run(shell, "%vc_start b --data data")
+    run(shell, "%vc_end")
+    assert [d.path for d in manager(shell).show("a").data] == ["data", "train.py"]
+    diff = run(shell, "%vc_diff a b")
+    assert "data: changed" in repr(diff)
