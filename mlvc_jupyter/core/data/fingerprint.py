@@ -42,6 +42,7 @@ __all__ = [
     "DataFingerprint",
     "FingerprintCache",
     "compare_fingerprints",
+    "data_drift",
     "fingerprint",
     "fingerprint_data",
 ]
@@ -131,6 +132,19 @@ def compare_fingerprints(
         elif (a.kind, a.sha256) != (b.kind, b.sha256):
             drifts.append(DataDrift(path, "changed", a, b))
     return drifts
+
+
+def data_drift(
+    recorded: Sequence[DataFingerprint], *, root: Path, cache: FingerprintCache | None = None
+) -> list[DataDrift]:
+    """Fingerprint the recorded paths again under ``root`` and return what drifted.
+
+    ``root`` is where the record's relative paths start (the repository, or a reproduction's
+    worktree); absolute paths stay as they are. A path that is gone is reported ``removed``.
+    For the reproduction drift report and ``%vc_diff`` against the working tree.
+    """
+    present = [f.path for f in recorded if os.path.lexists(_absolute(Path(f.path), root))]
+    return compare_fingerprints(recorded, fingerprint(present, root=root, cache=cache))
 
 
 @dataclass(slots=True)
