@@ -29,6 +29,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display as show
 
 from mlvc_jupyter import display
+from mlvc_jupyter.core.repo.gitignore import describe as describe_gitignore
 from mlvc_jupyter.errors import MlvcError
 from mlvc_jupyter.kernel import KernelSession
 from mlvc_jupyter.magic_lines import parse, query_arguments, reports_errors
@@ -90,6 +91,11 @@ class VCMagics(Magics):
     @reports_errors
     @magic_arguments()
     @argument("path", nargs="?", help="the project folder (default: the current folder)")
+    @argument(
+        "--gitignore",
+        action="store_true",
+        help="append the ML .gitignore entries missing from an existing .gitignore",
+    )
     def vc_init(self, line: str) -> None:
         """Record this kernel's experiments in the repository of a folder (git init if needed).
 
@@ -105,7 +111,9 @@ class VCMagics(Magics):
             if (manager.created)
             else ""
         )
-        self._show(display.Notice(f"{made}Recording experiments of {root} under refs/mlvc/.", root))
+        entries = describe_gitignore(manager.gitignore(add=args.gitignore))
+        text = f"{made}Recording experiments of {root} under refs/mlvc/."
+        self._show(display.Notice(f"{text} {entries}" if entries else text, root))
 
     @line_magic
     @reports_errors
@@ -144,6 +152,13 @@ class VCMagics(Magics):
     )
     @argument("--seed", type=int, metavar="N", help="seed random, numpy and torch; record N")
     @argument("--resume", action="store_true", help="continue an existing experiment")
+    @argument(
+        "--data",
+        action="append",
+        metavar="PATH",
+        help="a file or folder the experiment reads: its size, mtime and sha256 are recorded "
+        "(repeatable)",
+    )
     @argument("--notebook", metavar="PATH", help="this notebook's path, if not detected")
     @argument(
         "--live",
@@ -163,7 +178,7 @@ class VCMagics(Magics):
             args.experiment_id, seed=args.seed, notebook=args.notebook, name=args.name,
             track=args.track or ("local" if args.live else None),
             configs=self.session.variable(args.config, "--config"),
-            create_branch=args.branch, resume=args.resume,
+            create_branch=args.branch, resume=args.resume, data=args.data,
         )  # fmt: skip
         self._show(display.CheckpointView(checkpoint))
         if args.live:

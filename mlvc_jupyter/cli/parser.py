@@ -121,9 +121,15 @@ def _add_init(subparsers: Any) -> None:
         "Create a git repository (branch main, ML .gitignore).",
         examples="  mlvc init\n  mlvc init ~/projects/cifar",
         details="In a folder already inside a repository nothing changes. An existing "
-        ".gitignore is left alone; global git configuration is never written.",
+        ".gitignore is left alone unless --gitignore asks for the missing ML entries; global git "
+        "configuration is never written.",
     )  # fmt: skip
     p.add_argument("path", nargs="?", default=".", help="the folder (default: the current one)")
+    p.add_argument(
+        "--gitignore", action="store_true",
+        help="append the ML .gitignore entries an existing .gitignore lacks (never removes a "
+        "line); without it they are only listed",
+    )  # fmt: skip
 
 
 def _add_status(subparsers: Any) -> None:
@@ -163,6 +169,11 @@ def _add_start(subparsers: Any) -> None:
         "--branch", action="store_true", help="keep branch mlvc/<id> at the newest checkpoint"
     )
     p.add_argument("--resume", action="store_true", help="continue the experiment if it exists")
+    p.add_argument(
+        "--data", action="append", metavar="PATH",
+        help="a file or folder the experiment reads: size, mtime and sha256 are recorded "
+        "(repeatable; unchanged files are not read again)",
+    )  # fmt: skip
 
 
 def _add_commit(subparsers: Any) -> None:

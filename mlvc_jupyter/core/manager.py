@@ -17,6 +17,7 @@ from typing import Any
 
 from mlvc_jupyter.core.configs import saved as config_snapshots
 from mlvc_jupyter.core.configs.values import checked_text
+from mlvc_jupyter.core.data.fingerprint import fingerprint_data
 from mlvc_jupyter.core.reading import compare as compare_mod
 from mlvc_jupyter.core.reading import export, listing
 from mlvc_jupyter.core.reading import query as query_mod
@@ -39,6 +40,11 @@ from mlvc_jupyter.core.records import (
     RepoStatus,
     ShareConfig,
     TransferReport,
+)
+from mlvc_jupyter.core.repo.gitignore import (
+    GitignoreEntries,
+    add_missing_entries,
+    missing_entries,
 )
 from mlvc_jupyter.core.repo.refs import (
     ExperimentRef,
@@ -118,6 +124,11 @@ class ExperimentManager:
         with _file_errors("status"):
             return self.repo.status()
 
+    def gitignore(self, *, add: bool = False) -> GitignoreEntries:
+        """Return the ML ``.gitignore`` entries the repository lacks; ``add`` appends them."""
+        with _file_errors("gitignore"):
+            return (add_missing_entries if add else missing_entries)(self.repo.root)
+
     def current_commit(self) -> CommitInfo | None:
         """Return HEAD's commit, or None on an unborn branch."""
         with _file_errors("current_commit"):
@@ -140,10 +151,12 @@ class ExperimentManager:
         create_branch: bool = False,
         resume: bool = False,
         details: Mapping[str, Any] | None = None,
+        data: Sequence[str | os.PathLike[str]] | None = None,
     ) -> Checkpoint:
         """Start an experiment: its first checkpoint, on ``refs/mlvc/experiments/<id>``.
 
-        With ``create_branch``, branch ``mlvc/<id>`` follows every checkpoint.
+        With ``create_branch``, branch ``mlvc/<id>`` follows every checkpoint. ``data`` names
+        files or folders the experiment reads: their fingerprints go into the record.
 
         Raises:
             InvalidNameError: the id breaks the naming rules.
@@ -156,6 +169,9 @@ class ExperimentManager:
             branch = (
                 self._experiment_branch(experiment_id, resume=resume) if create_branch else None
             )
+            prints = (
+                None if data is None else [f.to_dict() for f in fingerprint_data(self.repo, data)]
+            )
             with self._write_lock:
                 return self.writer.start(
                     experiment_id,
@@ -165,6 +181,7 @@ class ExperimentManager:
                     resume=resume,
                     mlvc_branch=branch,
                     details=details,
+                    data=prints,
                 )
 
     def _experiment_branch(self, experiment_id: str, *, resume: bool) -> str:

@@ -48,12 +48,15 @@ class Settings:
             (``metadata.kernelspec``, ``cell.metadata.collapsed``).
         keep_output_tag: Cells carrying this tag keep their outputs in snapshots.
         tracking_backend: Where ``log_metrics`` goes (``local`` for now).
+        allow_secrets: Globs of files the secret guard lets through (``"tests/fixtures/*"``);
+            a glob without ``/`` matches the file name in any folder.
     """
 
     max_file_size: int = 50 * 1024 * 1024
     strip_extra_keys: tuple[str, ...] = ()
     keep_output_tag: str = "keep_output"
     tracking_backend: str = "local"
+    allow_secrets: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """Return the settings as JSON-ready data (keys with underscores)."""
@@ -62,6 +65,7 @@ class Settings:
             "strip_extra_keys": list(self.strip_extra_keys),
             "keep_output_tag": self.keep_output_tag,
             "tracking_backend": self.tracking_backend,
+            "allow_secrets": list(self.allow_secrets),
         }
 
 
@@ -182,10 +186,11 @@ def _convert(key: str, value: object, path: Path, where: str) -> object:
     name = key.replace("_", "-")
     if key == "max_file_size":
         return parse_size(value, key=f"{where}{name}", path=path)
-    if key == "strip_extra_keys":
+    if key in ("strip_extra_keys", "allow_secrets"):
         if isinstance(value, list) and all(isinstance(item, str) for item in value):
             return tuple(value)
-        raise _type_error(where + name, value, path, 'an array of strings, e.g. ["metadata.foo"]')
+        example = '["metadata.foo"]' if key == "strip_extra_keys" else '["tests/fixtures/*"]'
+        raise _type_error(where + name, value, path, f"an array of strings, e.g. {example}")
     if isinstance(value, str) and value:  # keep_output_tag, tracking_backend
         return value
     raise _type_error(where + name, value, path, "a non-empty string")
