@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from reprlib import repr as _short
 
 from mlvc_jupyter.errors import MlvcError
@@ -14,6 +16,7 @@ __all__ = [
     "format_float",
     "format_step",
     "jsonable_param",
+    "redact_secrets",
     "to_number",
 ]
 
@@ -97,3 +100,28 @@ def bad_metrics(value: object, *, what: str = "metrics") -> MlvcError:
         f"{what} must be a mapping of names to values, not {type(value).__name__}.",
         hint=f"Pass a dict to log_{what}(), e.g. {{'name': 0.25}}.",
     )
+
+
+_SECRET_WORDS = frozenset({"password", "passwd", "pwd", "secret", "token", "apikey", "credential"})
+_SECRET_PAIRS = frozenset({("api", "key"), ("access", "key"), ("private", "key"), ("auth", "key")})
+REDACTED = "***"
+
+
+def redact_secrets(params: Mapping[str, object]) -> dict[str, object]:
+    """Return flattened params with the values of password-like names replaced by ``***``.
+
+    A name is password-like when its last word (of the last dotted part, split at ``_``, ``-``
+    and camelCase) is password, secret, token, ... or it ends in api_key, access_key, ...:
+    ``db.password``, ``hf_token``, ``apiKey``; never ``num_tokens``, ``tokenizer`` or
+    ``secret_sauce_lr``. Trackers get params through this, so a key never leaves the machine.
+    """
+    return {key: REDACTED if _is_secret_name(key) else value for key, value in params.items()}
+
+
+def _is_secret_name(name: str) -> bool:
+    last = name.rsplit(".", 1)[-1]
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", last).lower().replace("-", "_").split("_")
+    words = [word for word in words if word]
+    if not words:
+        return False
+    return words[-1] in _SECRET_WORDS or tuple(words[-2:]) in _SECRET_PAIRS
