@@ -126,13 +126,20 @@ def _require(bridge: Any) -> None:
         MlvcError: None is; the message names the extra to install.
     """
     needed: tuple[str, ...] = bridge.requires
-    if any(importlib.util.find_spec(module) is not None for module in needed):
+    if any(_installed(module) for module in needed):
         return
     raise MlvcError(
         f"The tracking backend '{bridge.name}' needs {' or '.join(needed)}, which is not "
         "installed.",
         hint=f"Install it with `pip install mlvc-jupyter[{bridge.name}]`.",
     )
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ValueError:  # sys.modules[module] is None: importing it is blocked
+        return False
 
 
 def _load(backend: str, target: str) -> Any:

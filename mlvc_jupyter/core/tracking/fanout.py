@@ -6,7 +6,8 @@ background thread drains into the remote :class:`Bridge` objects, in batches. A 
 never slows ``log_metrics``: when the queue is full, points are counted and not sent. A remote
 that raises is dropped after its first error, which is logged once (a warning, no traceback) and
 kept for the faces to show (:meth:`FanOutTracker.pop_warnings`). :meth:`FanOutTracker.finish`
-waits for the queue, up to a timeout, and returns what it could not deliver.
+waits for the queue, up to a timeout, and returns what it could not deliver (the session puts
+that into the final checkpoint's warnings).
 """
 
 from __future__ import annotations
@@ -222,14 +223,15 @@ class FanOutTracker:
         self._state.wake.set()
         self._thread.join(timeout)
         self._finished = self._undelivered(timeout)
-        for message in self._finished:
-            log.warning("%s", message)
         return self._finished
 
     def close(self) -> None:
-        """Finish the remote runs (if :meth:`finish` was not called) and close the local store."""
+        """Finish the remote runs, logging what they lack (if :meth:`finish` was not called:
+        the session puts that into the final checkpoint instead), and close the local store."""
         try:
-            self.finish(status="closed")
+            if self._finished is None:
+                for message in self.finish(status="closed"):
+                    log.warning("%s", message)
         finally:
             self._local.close()
 

@@ -37,6 +37,7 @@ class MlflowBridge:
     def __init__(self) -> None:
         self._client: Any = None
         self._run_id = ""
+        self._step = 0  # the highest step sent
 
     def open(self, run: RunInfo) -> None:
         from mlflow.tracking import MlflowClient
@@ -68,11 +69,13 @@ class MlflowBridge:
     def log_points(self, points: Sequence[Point]) -> None:
         from mlflow.entities import Metric
 
-        metrics = [
-            Metric(key, value, int(point.time * 1000), point.step or 0)
-            for point in points
-            for key, value in point.metrics.items()
-        ]
+        metrics = []
+        for point in points:  # no step: the highest so far, so end's final metrics are latest
+            if point.step is not None:
+                self._step = max(self._step, point.step)
+            step = self._step if point.step is None else point.step
+            stamp = int(point.time * 1000)
+            metrics += [Metric(key, value, stamp, step) for key, value in point.metrics.items()]
         for start in range(0, len(metrics), _METRICS_PER_BATCH):
             chunk = metrics[start : start + _METRICS_PER_BATCH]
             self._client.log_batch(self._run_id, metrics=chunk)
@@ -97,4 +100,7 @@ class MlflowBridge:
         self._client.set_tag(self._run_id, "mlvc.commit", commit)
 
     def close(self, final_metrics: Mapping[str, float], status: str) -> None:
-        self._client.set_terminated(self._run_id, _STATUS.get(status, "KILLED"))
+        """End the run as FINISHED or FAILED; a session closed while its experiment is still
+        running (a kernel restart, ``mlvc start``) leaves the run RUNNING, like the experiment."""
+        if status in _STATUS:
+            self._client.set_terminated(self._run_id, _STATUS[status])
