@@ -8,9 +8,13 @@ and the slow backend are stand-ins: no real service fails on demand.
 from __future__ import annotations
 
 import logging
+import socket
+import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +255,69 @@ def test_cli_start_track_opens_a_run(git_repo: GitRepo, capsys: pytest.CaptureFi
     start = git(git_repo.path, "rev-parse", "refs/mlvc/experiments/exp-1").strip()
     (commit,) = events.Tensors("mlvc/commit/text_summary")
     assert commit.tensor_proto.string_val[0].decode() == start
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path) -> Iterator[str]:
+    """A real ``mlflow server`` on 127.0.0.1 (a free port), killed at the end."""
+    port = _free_port()
+    store = tmp_path / "server"
+    store.mkdir()
+    command = [
+        sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", "1", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}",
+        "--default-artifact-root", (store / "artifacts").as_uri(),
+    ]  # fmt: skip
+    log = (tmp_path / "server.log").open("wb")
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=store)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(1200):  # up to about 2 minutes on a loaded machine
+            if server.poll() is not None:
+                pytest.fail(f"mlflow server exited: {(tmp_path / 'server.log').read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("mlflow server did not answer /health")
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+@pytest.mark.slow
+def test_mlflow_server_by_uri(
+    git_repo: GitRepo, mlflow_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "shared-team")
+    _, end = _run(git_repo, "mlflow")
+
+    client = MlflowClient(mlflow_server)
+    experiment = client.get_experiment_by_name("shared-team")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert (run.info.run_name, run.info.status) == ("exp-1", "FINISHED")
+    assert (run.data.tags["mlvc.experiment"], run.data.tags["mlvc.commit"]) == ("exp-1", end)
+    assert run.data.params == FLAT
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")][:30] == list(
+        range(30)
+    )
+    assert not (_runtime(git_repo) / "mlflow").exists()  # the server's store, not a local one
