@@ -35,6 +35,12 @@ QUEUE_LIMIT = 100_000
 FINISH_TIMEOUT = 30.0
 """Seconds ``finish`` waits for the remote trackers to take what is queued."""
 _IDLE_WAIT = 0.1
+_BATCH_PAUSE = 0.05
+"""Seconds the background thread rests after a batch: larger batches, and the training thread
+keeps the interpreter meanwhile."""
+_now = time.time
+_RawPoint = tuple[dict[str, Any], Any, float]
+"""(metrics, step, time) as queued: cheaper to build on the training thread than a Point."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +160,7 @@ class FanOutTracker:
             MlvcError: As :meth:`LocalTracker.log_metrics` (nothing is queued then).
         """
         self._local.log_metrics(metrics, step)
-        self._put("metrics", Point(dict(metrics), step, time.time()))
+        self._put("metrics", (dict(metrics), step, _now()))  # a Point, built off this thread
 
     def log_params(self, params: Mapping[str, object]) -> None:
         """Record ``params`` locally; the remotes get them flattened, secrets redacted."""
@@ -217,7 +223,7 @@ class FanOutTracker:
         final = dict(self._local.final_metrics() if final_metrics is None else final_metrics)
         unseen = _unseen(final, self._local.final_metrics())
         if unseen:
-            self._put("metrics", Point(unseen, None, time.time()))
+            self._put("metrics", (unseen, None, _now()))
         self._put("close", (final, status), force=True)
         self._state.stop = True
         self._state.wake.set()
@@ -299,11 +305,13 @@ def _drain(state: _State, remotes: list[_Remote], run: RunInfo) -> None:
             _deliver(remote, batch, run, state)
         if batch[-1][0] == "close":
             return
+        if not state.stop:
+            time.sleep(_BATCH_PAUSE)
 
 
 def _deliver(remote: _Remote, batch: list[tuple[str, Any]], run: RunInfo, state: _State) -> None:
     """Send a batch to one remote, grouping consecutive metric points into one call."""
-    points: list[Point] = []
+    points: list[_RawPoint] = []
     for kind, value in batch:
         if kind == "metrics":
             points.append(value)
@@ -314,7 +322,7 @@ def _deliver(remote: _Remote, batch: list[tuple[str, Any]], run: RunInfo, state:
     _send_points(remote, points, run, state)
 
 
-def _send_points(remote: _Remote, points: list[Point], run: RunInfo, state: _State) -> None:
+def _send_points(remote: _Remote, points: list[_RawPoint], run: RunInfo, state: _State) -> None:
     if not points:
         return
     if remote.error is not None:
@@ -324,16 +332,16 @@ def _send_points(remote: _Remote, points: list[Point], run: RunInfo, state: _Sta
         remote.skipped += len(points)
 
 
-def _send_metrics(bridge: Bridge, points: list[Point]) -> None:
+def _send_metrics(bridge: Bridge, points: list[_RawPoint]) -> None:
     """Send points with plain floats and ints (numpy scalars and 0-d tensors converted)."""
     bridge.log_points(
         [
             Point(
-                {key: float(value) for key, value in point.metrics.items()},
-                None if point.step is None else int(point.step),
-                point.time,
+                {key: float(value) for key, value in metrics.items()},
+                None if step is None else int(step),
+                stamp,
             )
-            for point in points
+            for metrics, step, stamp in points
         ]
     )
 
