@@ -321,3 +321,23 @@ def test_mlflow_server_by_uri(
         range(30)
     )
     assert not (_runtime(git_repo) / "mlflow").exists()  # the server's store, not a local one
+
+
+@pytest.mark.parametrize(
+    ("name", "redacted"),
+    [
+        pytest.param("db.password", True, id="password"),
+        pytest.param("hf_token", True, id="token"),
+        pytest.param("apiKey", True, id="camel-api-key"),
+        pytest.param("aws.secret_access_key", True, id="access-key"),
+        pytest.param("client-secret", True, id="secret"),
+        pytest.param("num_tokens", False, id="num-tokens"),
+        pytest.param("tokenizer", False, id="tokenizer"),
+        pytest.param("secret_sauce_lr", False, id="secret-sauce-lr"),
+        pytest.param("model.key_dim", False, id="key-dim"),
+    ],
+)
+def test_secret_config_names_are_redacted_for_trackers(name: str, redacted: bool) -> None:
+    from mlvc_jupyter.core.tracking._values import redact_secrets
+
+    assert (redact_secrets({name: "value"})[name] == "***") is redacted

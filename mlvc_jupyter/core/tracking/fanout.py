@@ -16,6 +16,7 @@ import json
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -127,6 +128,7 @@ class FanOutTracker:
             name=f"mlvc-trackers-{run.experiment_id}",
         )  # fmt: skip
         self._thread.start()
+        weakref.finalize(self, _stop, self._state)  # an abandoned tracker ends its thread
 
     @property
     def experiment_id(self) -> str:
@@ -216,8 +218,7 @@ class FanOutTracker:
         if self._finished is not None:
             return self._finished
         if not self._used:
-            self._state.stop = True
-            self._state.wake.set()
+            _stop(self._state)
             self._finished = []
             return self._finished
         final = dict(self._local.final_metrics() if final_metrics is None else final_metrics)
@@ -225,8 +226,7 @@ class FanOutTracker:
         if unseen:
             self._put("metrics", (unseen, None, _now()))
         self._put("close", (final, status), force=True)
-        self._state.stop = True
-        self._state.wake.set()
+        _stop(self._state)
         self._thread.join(timeout)
         self._finished = self._undelivered(timeout)
         return self._finished
@@ -288,6 +288,11 @@ class FanOutTracker:
 def _unseen(final: Mapping[str, float], logged: Mapping[str, float]) -> dict[str, float]:
     """Return the final metrics that were never logged with that value (end(metrics=...))."""
     return {key: value for key, value in final.items() if logged.get(key) != value}
+
+
+def _stop(state: _State) -> None:
+    state.stop = True
+    state.wake.set()
 
 
 def _drain(state: _State, remotes: list[_Remote], run: RunInfo) -> None:
