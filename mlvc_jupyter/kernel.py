@@ -361,9 +361,10 @@ class KernelSession:
         return facts
 
     def pop_warnings(self) -> list[str]:
-        """Return the warnings not shown yet, and forget them."""
+        """Return the warnings not shown yet (remote tracker failures included), and forget
+        them."""
         pending, self.warnings = self.warnings, []
-        return pending
+        return pending + (self.run.pop_warnings() if self.run is not None else [])
 
     def start(
         self,

@@ -146,9 +146,10 @@ class VCMagics(Magics):
     @argument("--branch", action="store_true", help="keep branch mlvc/EXP_ID at each checkpoint")
     @argument(
         "--track",
-        metavar="BACKEND",
-        help="create a metric tracker (e.g. local) as the variable `tracker`: call "
-        "tracker.log_metrics({...}, step=i); checkpoints flush it",
+        metavar="BACKENDS",
+        help="create a metric tracker as the variable `tracker` (local, or a list such as "
+        "local,mlflow: also wandb, tensorboard): call tracker.log_metrics({...}, step=i); "
+        "checkpoints flush it",
     )
     @argument("--seed", type=int, metavar="N", help="seed random, numpy and torch; record N")
     @argument("--resume", action="store_true", help="continue an existing experiment")

@@ -153,15 +153,19 @@ def cmd_start(args: argparse.Namespace) -> int:
     configs = _configs(args)
     manager = _manager(args)
     start = time.perf_counter()
-    checkpoint = manager.start(
-        args.experiment_id,
-        name=args.name,
-        configs=configs,
-        message=args.message,
-        create_branch=args.branch,
-        resume=args.resume,
-        data=args.data,
-    )
+    options = {
+        "name": args.name, "configs": configs, "message": args.message,
+        "create_branch": args.branch, "resume": args.resume, "data": args.data,
+    }  # fmt: skip
+    if args.track:
+        from mlvc_jupyter.core.session import ExperimentSession
+
+        session, checkpoint = ExperimentSession.start(
+            manager, args.experiment_id, backend=args.track, **options
+        )
+        session.close()  # the remote runs hold the configs and the commit, and stay open
+    else:
+        checkpoint = manager.start(args.experiment_id, **options)
     verb = "Resumed" if checkpoint.seq > 1 else "Started"
     print(
         f"{verb} {checkpoint.experiment_id}: checkpoint {checkpoint.seq} "

@@ -156,7 +156,8 @@ def _add_start(subparsers: Any) -> None:
         "Start an experiment: record its first checkpoint.",
         examples='  mlvc start lr-0.1 --config configs/params.json -m "baseline"\n'
         "  mlvc start lr-0.1 --resume   # continue an existing experiment\n"
-        "  mlvc start lr-0.1 --branch   # branch mlvc/lr-0.1 follows each checkpoint",
+        "  mlvc start lr-0.1 --branch   # branch mlvc/lr-0.1 follows each checkpoint\n"
+        "  mlvc start lr-0.1 --track local,mlflow   # an MLflow run with the configs",
         details="The checkpoint holds the working tree (uncommitted edits and untracked "
         "files included, notebooks stripped of outputs) on refs/mlvc/experiments/<id>; "
         "your HEAD, index and files stay as they are.",
@@ -173,6 +174,11 @@ def _add_start(subparsers: Any) -> None:
         "--data", action="append", metavar="PATH",
         help="a file or folder the experiment reads: size, mtime and sha256 are recorded "
         "(repeatable; unchanged files are not read again)",
+    )  # fmt: skip
+    p.add_argument(
+        "--track", metavar="BACKENDS",
+        help="also open a run in remote trackers, e.g. local,mlflow (wandb, tensorboard): "
+        "configs and the start commit go there; the run stays open like the experiment",
     )  # fmt: skip
 
 

@@ -462,7 +462,9 @@ class ExperimentManager:
     def tracker(
         self, experiment_id: str, *, backend: str | None = None, run_id: str | None = None
     ) -> Tracker:
-        """Return a metric tracker whose history travels with the experiment's checkpoints."""
+        """Return a metric tracker whose history travels with the experiment's checkpoints
+        (``backend`` may list several: ``"local,mlflow"``; remote stores go under the runtime
+        folder)."""
         with _file_errors("tracker"):
             validate_experiment_id(experiment_id)
             return create_tracker(
@@ -470,4 +472,6 @@ class ExperimentManager:
                 path=metrics_file(self.repo, experiment_id),
                 experiment_id=experiment_id,
                 run_id=run_id,
+                runtime=self.repo.runtime_dir,
+                project=self.repo.root.name,
             )

@@ -5,6 +5,9 @@ server hold while an experiment runs. It owns the experiment's tracker and the o
 every checkpoint needs: flush the metrics logged so far, let queued background checkpoints land
 first, then record. Ending waits for the queue, takes the tracker's last values as the final
 metrics when none are given, records a failure with its error, and closes the tracker.
+With remote trackers (``backend="local,mlflow"``) the session tells them the configs and each
+checkpoint's commit, ends their runs with the final metrics, and puts what they could not
+receive into the final checkpoint's warnings.
 
 Faces pass what only they know (a kernel's notebook path and executed cells, a seed) as plain
 ``details``: a mapping, or a function returning one that runs when the checkpoint is taken (so a
@@ -17,9 +20,12 @@ import json
 import os
 import traceback
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from mlvc_jupyter.core.configs.values import serialise_configs
 from mlvc_jupyter.core.recording.worker import CommitWorker, Details, worker_for
+from mlvc_jupyter.core.tracking.fanout import FanOutTracker
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -82,7 +88,9 @@ class ExperimentSession:
             if tracker is not None:
                 tracker.close()
             raise
-        return cls(manager, experiment_id, tracker=tracker), checkpoint
+        session = cls(manager, experiment_id, tracker=tracker)
+        session._tell_remotes(checkpoint.commit, options.get("configs"))
+        return session, checkpoint
 
     @classmethod
     def attach(
@@ -122,13 +130,15 @@ class ExperimentSession:
             return None
         self.worker.wait()
         self._flush()
-        return self.manager.commit(
+        checkpoint = self.manager.commit(
             self.experiment_id,
             message=message,
             configs=configs,
             name=name,
             details=_resolve(details),
         )
+        self._tell_remotes(checkpoint.commit, configs)
+        return checkpoint
 
     def end(
         self,
@@ -160,6 +170,11 @@ class ExperimentSession:
             self.experiment_id, metrics=metrics, status=status, tag=tag, configs=configs,
             name=name, message=message, details=facts,
         )  # fmt: skip
+        remotes = self._remotes()
+        if remotes is not None:
+            self._tell_remotes(checkpoint.commit, configs)
+            undelivered = remotes.finish(metrics, status=checkpoint.status)
+            checkpoint = replace(checkpoint, warnings=[*checkpoint.warnings, *undelivered])
         self.close()
         return checkpoint
 
@@ -172,6 +187,24 @@ class ExperimentSession:
         if self.tracker is not None:
             self.tracker.close()
         self.closed = True
+
+    def pop_warnings(self) -> list[str]:
+        """Return the remote trackers' failures not reported yet (training went on)."""
+        remotes = self._remotes()
+        return remotes.pop_warnings() if remotes is not None else []
+
+    def _remotes(self) -> FanOutTracker | None:
+        return self.tracker if isinstance(self.tracker, FanOutTracker) else None
+
+    def _tell_remotes(self, commit: str, configs: Any) -> None:
+        """Give the remote trackers (if any) the checkpoint's commit and its configs."""
+        remotes = self._remotes()
+        if remotes is None:
+            return
+        table = serialise_configs(configs)
+        if table:
+            remotes.log_configs(table)
+        remotes.on_checkpoint(commit)
 
     def _flush(self, *, fsync: bool = True) -> None:
         if self.tracker is not None:

@@ -133,14 +133,15 @@ def test_help_shows_usage_and_the_docstring_summary(
 def test_vc_start_help_names_every_argument(shell: InteractiveShell) -> None:
     text = " ".join(ANSI.sub("", shell.object_inspect_text("%vc_start")).split())
     assert (
-        "%vc_start [-n NAME] [--config VAR] [--branch] [--track BACKEND] [--seed N] [--resume] "
+        "%vc_start [-n NAME] [--config VAR] [--branch] [--track BACKENDS] [--seed N] [--resume] "
         "[--data PATH] "
         "[--notebook PATH] [--live] EXP_ID"
     ) in text
     for expected in (
         "EXP_ID letters, digits, '.', '_' and '-'",
         "-n NAME, --name NAME a readable name (default: EXP_ID)",
-        "--track BACKEND create a metric tracker (e.g. local) as the variable `tracker`",
+        "--track BACKENDS create a metric tracker as the variable `tracker` (local, or a list "
+        "such as local,mlflow: also wandb, tensorboard)",
         "--seed N seed random, numpy and torch; record N",
     ):
         assert expected in text

@@ -1,10 +1,12 @@
 """The spec's usage examples, run against the package.
 
 Imports are rewritten to ``mlvc_jupyter``; ``train_loader``, ``train_step`` and ``run_tests``
-(left undefined by the spec) get small stand-ins; ``tracking_backend="local"`` replaces
-"wandb" until the tracking bridges exist. Each example asserts what it demonstrates, read back
-from git itself: the refs and tags it creates, the commits it returns being their tips, the
-configs and metrics recorded in those commits, the files restored.
+(left undefined by the spec) get small stand-ins. The integrated examples run with
+``tracking_backend="wandb"`` as the spec writes it (the context example too), in W&B's offline
+mode: no account, no network. Each example asserts what it demonstrates, read back from git
+itself: the refs and tags it creates, the commits it returns being their tips, the configs and
+metrics recorded in those commits, the files restored; and the offline W&B runs, read back from
+their files.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from mlvc_jupyter import (
 )
 from mlvc_jupyter.core.records import GitStatus
 from tests.conftest import git
+from tests.integration.wandb_files import offline_runs
 
 EXP_REF = "refs/mlvc/experiments/exp_001"
 
@@ -56,6 +59,8 @@ class OptimizationConfig:
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
+    for name in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_PROJECT"):  # offline W&B, no account
+        monkeypatch.delenv(name, raising=False)
     root = tmp_path / "my_project"
     root.mkdir()
     (root / "config_manager.py").write_text("LR = 0.1\n")
@@ -188,7 +193,7 @@ def test_integrated_version_control(project: Path) -> None:
     integrated_vc = IntegratedVersionControl("./my_project")
     configs = {"optimization": OptimizationConfig(), "model": {"name": "bert"}}
     commit_hash, tracker = integrated_vc.start_integrated_experiment(
-        "exp_001", "BERT Classification", configs, create_branch=True, tracking_backend="local"
+        "exp_001", "BERT Classification", configs, create_branch=True, tracking_backend="wandb"
     )
     returned = [commit_hash]
     for _epoch in range(2):
@@ -226,6 +231,13 @@ def test_integrated_version_control(project: Path) -> None:
     metrics = repo.read_blobs([f"{final_commit}:.mlvc/metrics.jsonl"])[0]
     assert metrics is not None
     assert len(metrics.splitlines()) == 2 * len(train_loader)
+    run = offline_runs(repo.runtime_dir)["exp_001"]
+    assert [row["loss"] for row in run.history] == [
+        json.loads(line)["metrics"]["loss"] for line in metrics.splitlines()
+    ] + [0.005]  # every point, then end's final metric
+    assert (run.config["mlvc.commit"], run.config["mlvc.experiment"]) == (final_commit, "exp_001")
+    assert run.config["optimization.learning_rate"] == 2e-5
+    assert (run.summary["loss"], run.exit_code) == (0.005, 0)
 
     snapshot_file = integrated_vc.create_experiment_snapshot("exp_001")
     with zipfile.ZipFile(snapshot_file) as archive:
@@ -250,11 +262,9 @@ def test_integrated_version_control(project: Path) -> None:
 
 def test_integrated_context_and_ci_workflow(project: Path) -> None:
     configs = {"model": {"name": "bert"}}
-    with integrated_experiment_context("exp_001", "Test", configs, project_root="./my_project") as (
-        vc,
-        tracker,
-        commit_hash,
-    ):
+    with integrated_experiment_context(
+        "exp_001", "Test", configs, project_root="./my_project", tracking_backend="wandb"
+    ) as (vc, tracker, commit_hash):
         for batch_idx, (data, target) in enumerate(train_loader):
             loss = train_step(model, data, target, optimizer)
             tracker.log_metrics({"loss": loss.item()}, step=batch_idx)
@@ -268,6 +278,12 @@ def test_integrated_context_and_ci_workflow(project: Path) -> None:
     assert commit_hash == vc.vc_manager.get_experiment_history("exp_001")[0].commit
     metrics = git(project, "show", f"{summary.commit}:.mlvc/metrics.jsonl").splitlines()
     assert [json.loads(line)["step"] for line in metrics] == list(range(len(train_loader)))
+    run = offline_runs(vc.vc_manager.manager.repo.runtime_dir)["exp_001"]
+    assert [row["mlvc/step"] for row in run.history] == list(range(len(train_loader)))
+    assert (run.summary["loss"], run.config["mlvc.commit"]) == (
+        pytest.approx(1 / 201),
+        summary.commit,
+    )
 
     integrated_vc = IntegratedVersionControl("./my_project")
 
@@ -294,11 +310,9 @@ def test_integrated_context_and_ci_workflow(project: Path) -> None:
 
 
 def _failing_run() -> None:
-    with integrated_experiment_context("exp_bad", "Test", {}, project_root="./my_project") as (
-        _vc,
-        tracker,
-        _commit,
-    ):
+    with integrated_experiment_context(
+        "exp_bad", "Test", {}, project_root="./my_project", tracking_backend="wandb"
+    ) as (_vc, tracker, _commit):
         tracker.log_metrics({"loss": 1.0}, step=0)
         _ = 1 / 0
 
@@ -311,6 +325,8 @@ def test_context_marks_failure_and_reraises(project: Path) -> None:
     assert "ZeroDivisionError" in summary.message
     assert summary.commit == _rev(project, "refs/mlvc/experiments/exp_bad")
     assert git(project, "show", f"{summary.commit}:.mlvc/metrics.jsonl").count("\n") == 1
+    run = offline_runs(project / ".git" / "mlvc")["exp_bad"]
+    assert (run.summary["mlvc/status"], run.exit_code) == ("failed", 1)
 
 
 def test_unknown_backend_lists_known_ones(project: Path) -> None:

@@ -325,9 +325,11 @@ def test_create_tracker_local(metrics_path: Path) -> None:
 
 def test_unknown_backend_lists_the_known_ones(metrics_path: Path) -> None:
     with pytest.raises(
-        MlvcError, match=r"Unknown tracking backend 'mlflow'\. Known backends: local\."
+        MlvcError,
+        match=r"Unknown tracking backend 'nope'\. "
+        r"Known backends: local, mlflow, tensorboard, wandb\.",
     ):
-        create_tracker("mlflow", path=metrics_path, experiment_id="exp-1")
+        create_tracker("nope", path=metrics_path, experiment_id="exp-1")
 
     assert not metrics_path.exists()
 

@@ -1,24 +1,31 @@
 """Metric tracking: the ``Tracker`` interface and the registry of backends.
 
-Only ``local`` (a JSON-lines file, :mod:`mlvc_jupyter.core.tracking.local`) exists so far. MLflow,
-TensorBoard and W&B bridges come later: each is one module with a class taking the same
-constructor arguments as :class:`~mlvc_jupyter.core.tracking.local.LocalTracker`, added to
-:data:`BACKENDS` as ``"module:Class"`` so that nothing is imported until that backend is used.
+``local`` (a JSON-lines file, :mod:`mlvc_jupyter.core.tracking.local`) is always there and is the
+source of truth. ``wandb``, ``mlflow`` and ``tensorboard`` are remote bridges (one module each,
+a class following :class:`~mlvc_jupyter.core.tracking.fanout.Bridge`): naming any of them, alone
+or as a list (``"local,mlflow"``), gives a :class:`~mlvc_jupyter.core.tracking.fanout.FanOutTracker`
+that writes locally and feeds the bridges from a background thread. :data:`BACKENDS` maps each
+name to ``"module:Class"``, so nothing is imported until that backend is used; a bridge class
+names in ``requires`` the modules it needs (any one of them), checked before anything starts.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from mlvc_jupyter.errors import MlvcError
 
-__all__ = ["BACKENDS", "Tracker", "create_tracker"]
+__all__ = ["BACKENDS", "Tracker", "create_tracker", "parse_backends"]
 
 BACKENDS: dict[str, str] = {
     "local": "mlvc_jupyter.core.tracking.local:LocalTracker",
+    "mlflow": "mlvc_jupyter.core.tracking.mlflow_bridge:MlflowBridge",
+    "tensorboard": "mlvc_jupyter.core.tracking.tensorboard_bridge:TensorBoardBridge",
+    "wandb": "mlvc_jupyter.core.tracking.wandb_bridge:WandbBridge",
 }
 """Backend name → ``"module:Class"``, imported on first use. Add an entry to add a backend."""
 
@@ -59,24 +66,80 @@ class Tracker(Protocol):
 
 
 def create_tracker(
-    backend: str, *, path: Path, experiment_id: str, run_id: str | None = None
+    backend: str,
+    *,
+    path: Path,
+    experiment_id: str,
+    run_id: str | None = None,
+    runtime: Path | None = None,
+    project: str = "mlvc",
 ) -> Tracker:
-    """Create a tracker of the named backend.
+    """Create a tracker of the named backend, or of several (``"local,wandb"``).
+
+    ``local`` alone gives a :class:`~mlvc_jupyter.core.tracking.local.LocalTracker` writing
+    ``path``; with remote backends, a fan-out over it whose remotes keep their own stores
+    under ``runtime`` (default: ``path``'s folder) and name their project ``project``.
 
     Raises:
-        MlvcError: The backend is unknown, or it cannot be imported or started.
+        MlvcError: A backend is unknown, its optional extra is not installed, or the local
+            store cannot be opened.
     """
-    target = BACKENDS.get(backend)
-    if target is None:
-        known = ", ".join(sorted(BACKENDS))
-        raise MlvcError(
-            f"Unknown tracking backend '{backend}'. Known backends: {known}.",
-            hint="Set tracking-backend to one of them in .mlvc.toml or [tool.mlvc] of "
-            "pyproject.toml (MLflow, TensorBoard and W&B bridges come in a later release).",
-        )
-    factory = _load(backend, target)
-    tracker: Tracker = factory(path=path, experiment_id=experiment_id, run_id=run_id)
-    return tracker
+    names = parse_backends(backend)
+    bridges = [_load(name, BACKENDS[name])() for name in names if name != "local"]
+    for bridge in bridges:
+        _require(bridge)
+    local: Tracker = _load("local", BACKENDS["local"])(
+        path=path, experiment_id=experiment_id, run_id=run_id
+    )
+    if not bridges:
+        return local
+    from mlvc_jupyter.core.tracking.fanout import FanOutTracker, RunInfo
+
+    run = RunInfo(experiment_id, local.run_id, project, runtime or path.parent)
+    return FanOutTracker(local, bridges, run)  # type: ignore[arg-type]  # local is a LocalTracker
+
+
+def parse_backends(backend: str) -> list[str]:
+    """Return the backend names of ``"local,mlflow"`` (``local`` first, always; no repeats).
+
+    Raises:
+        MlvcError: A name is not in :data:`BACKENDS`.
+    """
+    names = ["local"]
+    for name in (part.strip().lower() for part in backend.split(",")):
+        if name and name not in BACKENDS:
+            known = ", ".join(sorted(BACKENDS))
+            raise MlvcError(
+                f"Unknown tracking backend '{name}'. Known backends: {known}.",
+                hint="Name one or several, e.g. `--track local,mlflow` or "
+                'tracking_backend="local,wandb" (tracking-backend in .mlvc.toml sets the default).',
+            )
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def _require(bridge: Any) -> None:
+    """Check that one of the modules a bridge needs is installed, without importing it.
+
+    Raises:
+        MlvcError: None is; the message names the extra to install.
+    """
+    needed: tuple[str, ...] = bridge.requires
+    if any(_installed(module) for module in needed):
+        return
+    raise MlvcError(
+        f"The tracking backend '{bridge.name}' needs {' or '.join(needed)}, which is not "
+        "installed.",
+        hint=f"Install it with `pip install mlvc-jupyter[{bridge.name}]`.",
+    )
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ValueError:  # sys.modules[module] is None: importing it is blocked
+        return False
 
 
 def _load(backend: str, target: str) -> Any:
