@@ -238,14 +238,15 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
-    name = _manager(args).tag(args.experiment_id, args.tag, force=args.force)
-    print(f"Tagged the last checkpoint of {args.experiment_id} as '{name}'.")
-    return 0
+    from mlvc_jupyter.cli.housekeeping import tag_action
+
+    return tag_action(_manager(args), args)
 
 
 def cmd_branch(args: argparse.Namespace) -> int:
-    name = _manager(args).branch(args.experiment_id)
-    print(f"Branch '{name}' points at the last checkpoint of {args.experiment_id}.")
+    name = _manager(args).branch(args.experiment_id, args.name, clean=args.clean)
+    what = "a clean copy (no .mlvc/) of" if args.clean else "the last checkpoint of"
+    print(f"Branch '{name}' points at {what} {args.experiment_id}.")
     print(f"It is not checked out; `git switch {name}` would.")
     return 0
 

@@ -7,6 +7,7 @@ where they enter (the manager's public methods), with the validators below.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -19,9 +20,13 @@ __all__ = [
     "EXPERIMENTS",
     "REFS",
     "SAFETY",
+    "TRASH",
     "ExperimentRef",
     "is_experiment_id",
     "safety_ref",
+    "trash_experiment_ref",
+    "trash_stamp",
+    "trash_tag_ref",
     "validate_branch_name",
     "validate_experiment_id",
     "validate_new_tag",
@@ -31,6 +36,7 @@ __all__ = [
 REFS = "refs/mlvc"
 EXPERIMENTS = f"{REFS}/experiments"
 SAFETY = f"{REFS}/safety"
+TRASH = f"{REFS}/trash"
 BRANCH_PREFIX = "mlvc/"
 HEADS = "refs/heads/"
 TAGS = "refs/tags/"
@@ -80,6 +86,22 @@ class ExperimentRef:
 def safety_ref(stamp: str) -> str:
     """Return the ref of a safety snapshot taken at ``stamp`` (a UTC time, sortable)."""
     return f"{SAFETY}/{stamp}"
+
+
+def trash_stamp(when: dt.datetime | None = None) -> str:
+    """Return a UTC time as a sortable ref component (``20260101T120000.000000Z``)."""
+    moment = when or dt.datetime.now(dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+def trash_experiment_ref(experiment_id: str, stamp: str) -> str:
+    """Return the ref keeping experiment ``experiment_id``'s checkpoints after ``rm`` at ``stamp``."""
+    return f"{TRASH}/experiments/{experiment_id}/{stamp}"
+
+
+def trash_tag_ref(name: str, stamp: str) -> str:
+    """Return the ref keeping deleted tag ``name``'s object (deleted at ``stamp``)."""
+    return f"{TRASH}/tags/{stamp}/{name}"
 
 
 def _check_common(name: str, kind: str) -> None:

@@ -22,13 +22,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,6 +199,62 @@ class Git:
         if proc.returncode not in tuple(ok_status):
             raise _command_error(args, proc)
         return proc
+
+    def stream(self, *args: str, on_line: Callable[[str], None]) -> None:
+        """Run ``git <args>``, handing each line of its stderr to ``on_line`` as it comes.
+
+        For long work whose progress git shows only on a terminal (``git gc``): stderr is a
+        pseudo-terminal where there is one (POSIX), else a pipe (no progress then). Lines end
+        at ``\\n`` or at the ``\\r`` git's progress meter rewrites in place.
+
+        Raises:
+            GitOperationError: git exited with a non-zero status (its last lines are kept).
+        """
+        argv = [git_executable(), *_HARDENING, *args]
+        reader, writer = _terminal_or_pipe()
+        lines: list[str] = []
+        try:
+            with subprocess.Popen(
+                argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=writer,
+            ) as proc:  # fmt: skip
+                os.close(writer)
+                for line in _progress_lines(reader):
+                    lines.append(line)
+                    on_line(line)
+        finally:
+            os.close(reader)
+        if proc.returncode:
+            stderr = "\n".join(lines[-20:]).encode()
+            failed = subprocess.CompletedProcess(argv, proc.returncode, b"", stderr)
+            raise _command_error(args, failed)
+
+
+def _terminal_or_pipe() -> tuple[int, int]:
+    """Return (read end, write end) of a pseudo-terminal, or of a pipe where there is none."""
+    try:
+        import pty
+
+        return pty.openpty()
+    except (ImportError, OSError):
+        return os.pipe()
+
+
+def _progress_lines(fd: int) -> Iterator[str]:
+    """Yield the lines read from ``fd``, split at ``\\n`` and ``\\r``, as they arrive."""
+    pending = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # a pseudo-terminal reports EIO once the writer has closed it
+            break
+        if not chunk:
+            break
+        pending += chunk
+        *done, pending = re.split(rb"[\r\n]", pending)
+        yield from (line.decode("utf-8", "replace") for line in done if line.strip())
+    if pending.strip():
+        yield pending.decode("utf-8", "replace")
 
 
 def _run(
