@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mlvc_jupyter import __version__
-from mlvc_jupyter.cli import commands
+from mlvc_jupyter.cli import commands, housekeeping
 from mlvc_jupyter.core.reading.options import QUERY_OPTIONS
 
 __all__ = ["build_parser"]
@@ -259,6 +259,7 @@ def _add_tag(subparsers: Any) -> None:
     p.add_argument("--list", action="store_true", help="list the tags mlvc made")
     p.add_argument("--delete", metavar="TAG", help="delete a tag (kept in the trash until gc)")
     _add_json(p)
+    p.set_defaults(usage=p)  # the handler reports a wrong combination of these as usage
 
 
 def _add_branch(subparsers: Any) -> None:
@@ -366,6 +367,7 @@ def _add_demo(subparsers: Any) -> None:
 _COMMANDS = (
     _add_init, _add_status, _add_start, _add_commit, _add_end, _add_log, _add_show, _add_diff,
     _add_tag, _add_branch, _add_reproduce, _add_restore, _add_strip, _add_filter, _add_demo,
+    housekeeping.add_rm, housekeeping.add_gc,
 )  # fmt: skip
 
 

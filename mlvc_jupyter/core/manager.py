@@ -376,9 +376,7 @@ class ExperimentManager:
         with _file_errors("delete_tag"):
             return labels.delete_tag(self.repo, tag)
 
-    def branch(
-        self, experiment_id: str, name: str | None = None, *, clean: bool = False
-    ) -> str:
+    def branch(self, experiment_id: str, name: str | None = None, *, clean: bool = False) -> str:
         """Create branch ``name`` (``mlvc/<id>``) at the experiment; ``clean``: without .mlvc/."""
         with _file_errors("branch"):
             validate_experiment_id(experiment_id)

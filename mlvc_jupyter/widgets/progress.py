@@ -9,11 +9,11 @@ so quick work does not flash one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
 from mlvc_jupyter.widgets.base import has_widgets
 
-__all__ = ["LISTING_MINIMUM", "ProgressBar"]
+__all__ = ["LISTING_MINIMUM", "ProgressBar", "TextProgress"]
 
 LISTING_MINIMUM = 1000
 """Listings of fewer experiments show no bar: they take a few milliseconds."""
@@ -74,3 +74,32 @@ def _in_notebook() -> bool:
     except ImportError:
         return False
     return getattr(get_ipython(), "kernel", None) is not None and has_widgets()
+
+
+class TextProgress:
+    """The text fallback of :class:`ProgressBar`: one line on ``stream`` that rewrites itself.
+
+    For terminals and for notebooks where widgets cannot render; a context manager too.
+    """
+
+    def __init__(self, description: str, stream: TextIO) -> None:
+        self.description, self.stream = description, stream
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        percent = 100 * done // max(total, 1)
+        self.stream.write(f"\r{self.description}: {percent:3d}% ({done}/{total})")
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        """End the line (the work is over)."""
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def __enter__(self) -> TextProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -9,7 +9,9 @@ from mlvc_jupyter.errors import ConfigError, InvalidNameError, MlvcError
 from tests.conftest import GitRepo
 
 
-def _ended(repo: GitRepo, exp: str, files: dict[str, str], status: str = "success") -> ExperimentManager:
+def _ended(
+    repo: GitRepo, exp: str, files: dict[str, str], status: str = "success"
+) -> ExperimentManager:
     manager = ExperimentManager(repo.path)
     repo.write(files)
     manager.start(exp)

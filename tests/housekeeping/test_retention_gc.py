@@ -107,11 +107,14 @@ def test_gc_shrinks_the_object_count_and_now_prunes(five: GitRepo) -> None:
     before = count_objects(manager.repo)
     seen: list[tuple[int, int]] = []
     policy = GcPolicy(failed=True, now=True)
-    result = manager.gc(manager.gc_plan(policy), now=True, on_progress=lambda d, t: seen.append((d, t)))
+    result = manager.gc(
+        manager.gc_plan(policy), now=True, on_progress=lambda d, t: seen.append((d, t))
+    )
     after = count_objects(manager.repo)
     assert after["count"] < before["count"] == result.loose_before
     assert result.loose_after == after["count"] == 0
-    assert seen and all(done <= total for done, total in seen)
+    assert seen
+    assert all(done <= total for done, total in seen)
     assert _refs(five, "refs/mlvc/trash/") == set()  # --now expires the trash at once
     unreachable = five.git("fsck", "--unreachable", "--no-reflogs")
     assert "commit" not in unreachable
@@ -143,8 +146,10 @@ def test_gc_expires_old_trash_only(git_repo: GitRepo) -> None:
     assert plan.trash == [ancient]
     manager.gc(plan)
     left = _refs(git_repo, "refs/mlvc/trash/experiments/")
-    assert left == {removal.trash_ref.removeprefix("refs/mlvc/trash/experiments/"), *(
-        r for r in left if r.startswith("new/"))}
+    assert left == {
+        removal.trash_ref.removeprefix("refs/mlvc/trash/experiments/"),
+        *(r for r in left if r.startswith("new/")),
+    }
     assert len(left) == 2
     assert ancient not in git_repo.git("for-each-ref", "--format=%(refname)")
 

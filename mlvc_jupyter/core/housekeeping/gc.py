@@ -12,8 +12,9 @@
 
 :func:`run` carries a plan out: picked experiments and deleted tags move to the trash (``rm
 --undo`` brings an experiment back) and trash older than the grace period is dropped, in one
-``update-ref`` transaction (with ``now`` nothing goes to the trash: it is all dropped); then mlvc's reflogs are expired, ``git gc`` runs (its progress
-reported), and the large-file content cache is pruned of content no experiment names. Objects
+``update-ref`` transaction (with ``now`` nothing goes to the trash: it is all dropped); then
+mlvc's reflogs are expired, ``git gc`` runs (its progress reported), and the large-file content
+cache is pruned of content no experiment names. Objects
 of removed experiments become unreachable and git prunes them after its own grace period
 (``gc.pruneExpire``, two weeks); ``now`` expires the trash and prunes at once, which is safe
 only while no other process writes to the repository.

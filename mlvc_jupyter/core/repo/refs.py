@@ -95,7 +95,7 @@ def trash_stamp(when: dt.datetime | None = None) -> str:
 
 
 def trash_experiment_ref(experiment_id: str, stamp: str) -> str:
-    """Return the ref keeping experiment ``experiment_id``'s checkpoints after ``rm`` at ``stamp``."""
+    """Return the ref keeping an experiment's checkpoints after ``rm`` at ``stamp``."""
     return f"{TRASH}/experiments/{experiment_id}/{stamp}"
 
 

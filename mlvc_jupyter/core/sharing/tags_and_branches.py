@@ -23,14 +23,14 @@ from mlvc_jupyter.core.repo.refs import (
     HEADS,
     TAGS,
     ExperimentRef,
+    trash_stamp,
+    trash_tag_ref,
     validate_branch_name,
     validate_new_tag,
     validate_tag_name,
-    trash_stamp,
-    trash_tag_ref,
 )
-from mlvc_jupyter.core.sharing.versions import next_version
 from mlvc_jupyter.core.repo.repository import Repository
+from mlvc_jupyter.core.sharing.versions import next_version
 from mlvc_jupyter.errors import (
     DirtyWorkingTreeError,
     GitOperationError,
@@ -59,7 +59,6 @@ _TAG_FORMAT = (
     "%(refname:lstrip=2)%00%(objectname)%00%(*objectname)%00%(creatordate:iso-strict)%00"
     "%(contents)%00"
 )
-
 
 
 def prepare_tag(repo: Repository, name: str) -> None:
@@ -240,8 +239,8 @@ def _clean_commit(repo: Repository, summary: ExperimentSummary, current: str | N
     tree = repo.git.run("mktree", "-z", stdin=b"\0".join(entries) + b"\0").decode().strip()
     parents = [summary.head] if summary.head else []
     if current is not None:
-        out = repo.git.run("show", "-s", "--format=%T %P", current).decode().split()
-        if out[:1] == [tree] and out[1:] == parents:
+        shown = repo.git.run("show", "-s", "--format=%T %P", current).decode().split()
+        if shown[:1] == [tree] and shown[1:] == parents:
             return current
     message = _promotion_message(summary)
     args = [arg for parent in parents for arg in ("-p", parent)]
@@ -299,9 +298,7 @@ def delete_tag(repo: Repository, name: str) -> str:
     return kept
 
 
-def bump_tag(
-    repo: Repository, experiment_id: str, part: str, *, prefix: str = ""
-) -> str:
+def bump_tag(repo: Repository, experiment_id: str, part: str, *, prefix: str = "") -> str:
     """Tag the experiment's last checkpoint with the next ``<prefix>vX.Y.Z``; return it.
 
     Raises:
