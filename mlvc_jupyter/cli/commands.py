@@ -349,6 +349,8 @@ def cmd_filter(args: argparse.Namespace) -> int:
         "status": gitfilter.filter_status,
     }[args.action]
     status = action(Path(args.C).expanduser())
+    if args.merge and args.action != "status":
+        _merge_drivers(Path(args.C).expanduser(), install=args.action == "install")
     if status.installed:
         print(f"Installed: git add stores notebooks stripped by `{status.clean_command}`.")
     else:
@@ -364,6 +366,18 @@ def cmd_filter(args: argparse.Namespace) -> int:
             "install`), or `mlvc filter uninstall`.",
         )
     return 0
+
+
+def _merge_drivers(root: Path, *, install: bool) -> None:
+    from mlvc_jupyter.core.notebooks import gitfilter
+
+    if not install:
+        gitfilter.uninstall_merge_driver(root)
+        print("nbdime's merge and diff drivers are no longer configured.")
+        return
+    for line in gitfilter.install_merge_driver(root):
+        print(f"set  {line}")
+    print("git merge and git diff now handle notebooks cell by cell with nbdime.")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

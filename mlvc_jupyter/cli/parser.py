@@ -335,13 +335,17 @@ def _add_filter(subparsers: Any) -> None:
         subparsers, "filter", commands.cmd_filter,
         "Manage mlvc strip as the git clean filter for notebooks.",
         examples="  mlvc filter install   # git add now stores notebooks stripped\n"
+        "  mlvc filter install --merge   # and git merges notebooks cell by cell (nbdime)\n"
         "  mlvc filter status\n  mlvc filter uninstall",
         details="The filter is set in .git/info/attributes and .git/config (never in a "
         "tracked file) and runs `mlvc strip` with this Python's absolute path, so a git add "
         "from any shell strips. status runs it once and exits 1 when it cannot run. "
-        "Installing twice changes nothing.",
+        "Installing twice changes nothing. --merge also makes git merge and diff notebooks "
+        "with nbdime's drivers (cell by cell), like `nbdime config-git --enable` but private "
+        "to this clone.",
     )  # fmt: skip
     p.add_argument("action", choices=("install", "uninstall", "status"))
+    p.add_argument("--merge", action="store_true", help="with install/uninstall: nbdime drivers")
 
 
 def _add_demo(subparsers: Any) -> None:
