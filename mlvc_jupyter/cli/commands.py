@@ -153,6 +153,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         message=args.message,
         create_branch=args.branch,
         resume=args.resume,
+        data=args.data,
     )
     verb = "Resumed" if checkpoint.seq > 1 else "Started"
     print(

@@ -163,6 +163,11 @@ def _add_start(subparsers: Any) -> None:
         "--branch", action="store_true", help="keep branch mlvc/<id> at the newest checkpoint"
     )
     p.add_argument("--resume", action="store_true", help="continue the experiment if it exists")
+    p.add_argument(
+        "--data", action="append", metavar="PATH",
+        help="a file or folder the experiment reads: size, mtime and sha256 are recorded "
+        "(repeatable; unchanged files are not read again)",
+    )  # fmt: skip
 
 
 def _add_commit(subparsers: Any) -> None:
