@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
 
 import pytest
 
-from mlvc_jupyter.core.housekeeping.gc import GcPolicy, count_objects
+from mlvc_jupyter.core.data.cache import ContentCache
+from mlvc_jupyter.core.housekeeping.gc import CACHE_GRACE_SECONDS, GcPolicy, count_objects
 from mlvc_jupyter.core.manager import ExperimentManager
 from mlvc_jupyter.errors import ExperimentExistsError, ExperimentNotFoundError, MlvcError
 from tests.conftest import GitRepo
@@ -162,3 +165,25 @@ def test_gc_refuses_a_stale_plan(git_repo: GitRepo) -> None:
     with pytest.raises(MlvcError, match="changed nothing"):
         manager.gc(plan)
     assert "a" in _refs(git_repo)
+
+
+def test_gc_prunes_cached_large_files_no_checkpoint_names(git_repo: GitRepo) -> None:
+    git_repo.write({".mlvc.toml": "max-file-size = 100\n"})
+    git_repo.commit("settings")
+    manager = ExperimentManager(git_repo.path)
+    for exp in ("kept", "gone"):
+        git_repo.write({f"{exp}.bin": exp * 200})
+        manager.start(exp)
+        manager.end(exp)
+    cache = ContentCache(manager.repo)
+    entries = dict(cache.entries())
+    assert len(entries) == 2
+    for path in entries.values():  # older than the grace a checkpoint in progress gets
+        os.utime(path, (time.time() - 2 * CACHE_GRACE_SECONDS,) * 2)
+    manager.rm(["gone"])
+    kept_sha = manager.show("kept").large_files[0].sha256
+    result = manager.gc(manager.gc_plan(GcPolicy()))  # "gone" is in the trash: still named
+    assert result.cache_pruned == 0
+    result = manager.gc(manager.gc_plan(GcPolicy(now=True)), now=True)
+    assert result.cache_pruned == 1
+    assert set(dict(cache.entries())) == {kept_sha}

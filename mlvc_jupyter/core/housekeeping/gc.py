@@ -23,12 +23,17 @@ only while no other process writes to the repository.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
+from mlvc_jupyter.core.data.cache import ContentCache
 from mlvc_jupyter.core.housekeeping import retention
 from mlvc_jupyter.core.housekeeping.labels import Label, labels_by_experiment
 from mlvc_jupyter.core.reading.listing import list_all
+from mlvc_jupyter.core.recording.writer import RECORD_PATH
 from mlvc_jupyter.core.records import ExperimentSummary, GcItem, GcPlan, GcResult, Progress, report
 from mlvc_jupyter.core.repo.refs import (
     HEADS,
@@ -42,9 +47,11 @@ from mlvc_jupyter.core.repo.refs import (
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import MlvcError
 
-__all__ = ["GcPolicy", "count_objects", "plan", "run"]
+__all__ = ["CACHE_GRACE_SECONDS", "GcPolicy", "count_objects", "plan", "prune_content_cache", "run"]
 
 _PERCENT = re.compile(r"\((\d+)/(\d+)\)")
+CACHE_GRACE_SECONDS = 3600
+"""Cache entries younger than this stay: a checkpoint may be about to name them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,11 +160,11 @@ def run(
     _expire_reflogs(repo)
     args = ["gc"] + (["--prune=now"] if now else [])
     repo.git.stream(*args, on_line=lambda line: _progress(line, on_progress))
+    pruned, note = prune_content_cache(repo)
     after = count_objects(repo)
     return GcResult(
-        gc_plan, before["count"], after["count"], _size(before), _size(after),
-        None, "no large-file content cache in this version",
-    )  # fmt: skip
+        gc_plan, before["count"], after["count"], _size(before), _size(after), pruned, note
+    )
 
 
 def _remove(repo: Repository, gc_plan: GcPlan, *, keep_in_trash: bool) -> None:
@@ -202,6 +209,50 @@ def _expire_reflogs(repo: Repository) -> None:
     ]
     if refs:
         repo.git.run("reflog", "expire", "--expire=all", "--expire-unreachable=all", *refs)
+
+
+def prune_content_cache(repo: Repository) -> tuple[int, str]:
+    """Remove large files from the content cache that no recorded checkpoint names.
+
+    Kept: the sha256 of every large file in the full record of every checkpoint reachable
+    from mlvc's refs (experiments, trash, safety) and from tags and branches, plus entries
+    younger than :data:`CACHE_GRACE_SECONDS` (a checkpoint caches its large files before its
+    commit lands). Returns (entries removed, a line for the output).
+    """
+    cache = ContentCache(repo)
+    entries = list(cache.entries())
+    if not entries:
+        return 0, ""
+    young = time.time() - CACHE_GRACE_SECONDS
+    keep = _recorded_large_files(repo)
+    keep |= {sha for sha, path in entries if _mtime(path) > young}
+    result = cache.prune(keep)
+    return result.count, f"{result.count} unreferenced files ({result.bytes // 1024} kB) removed"
+
+
+def _recorded_large_files(repo: Repository) -> set[str]:
+    """Return the sha256 of every large file named by a reachable checkpoint's record."""
+    out = repo.git.run(
+        "log", "--format=%H", f"--glob={REFS}/*", "--tags", "--branches", "--",
+        RECORD_PATH,
+    )  # fmt: skip
+    commits = out.decode().split()
+    keep: set[str] = set()
+    for blob in repo.read_blobs([f"{commit}:{RECORD_PATH}" for commit in commits]):
+        try:
+            record = json.loads(blob or b"{}")
+        except ValueError:  # a damaged record names nothing
+            continue
+        files = record.get("large_files") if isinstance(record, dict) else None
+        keep.update(f["sha256"] for f in files or [] if isinstance(f, dict) and "sha256" in f)
+    return keep
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def _progress(line: str, on_progress: Progress | None) -> None:
