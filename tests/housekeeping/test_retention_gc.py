@@ -57,7 +57,7 @@ def test_rm_keeps_a_trash_ref_and_undo_restores(five: GitRepo) -> None:
     [removal] = manager.rm(["e4"])
     assert "e4" not in _refs(five)
     assert five.git("rev-parse", removal.trash_ref).strip() == tip
-    assert "e4" not in {s.id for s in ExperimentManager(five.path).log()}
+    assert "e4" not in {s.id for s in manager.log()}  # the same manager sees it go
     with pytest.raises(ExperimentNotFoundError, match="e9"):
         manager.rm(["e5", "e9"])
     assert "e5" in _refs(five)  # all or nothing
@@ -184,3 +184,16 @@ def test_gc_prunes_cached_large_files_no_checkpoint_names(git_repo: GitRepo) -> 
     result = manager.gc(manager.gc_plan(GcPolicy(now=True)), now=True)
     assert result.cache_pruned == 1
     assert set(dict(cache.entries())) == {kept_sha}
+
+
+def test_gc_moves_a_notebook_progress_bar(git_repo: GitRepo) -> None:
+    from mlvc_jupyter.widgets.progress import ProgressBar
+
+    manager = ExperimentManager(git_repo.path)
+    _record(manager, git_repo, "a")
+    shown: list[object] = []
+    with ProgressBar("git gc", show=True, display=shown.append) as bar:
+        manager.gc(manager.gc_plan(GcPolicy()), on_progress=bar)
+        assert bar.bar is not None
+        assert bar.bar.value == bar.bar.max  # git's last stage reached 100%
+    assert len(shown) == 1
