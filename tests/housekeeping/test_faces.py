@@ -82,3 +82,23 @@ def test_cli_rm_gc_and_tag_forms(git_repo: GitRepo) -> None:
     mlvc(git_repo, "branch", "b", "to-merge", "--clean")
     git_repo.git("merge", "-q", "--no-edit", "to-merge")
     assert not (git_repo.path / ".mlvc").exists()
+
+
+def test_cli_gc_asks_on_a_terminal_and_no_changes_nothing(git_repo: GitRepo) -> None:
+    import pty
+
+    mlvc(git_repo, "start", "a")
+    mlvc(git_repo, "end", "a", "--status", "failed")
+    controller, terminal = pty.openpty()
+    os.write(controller, b"n\n")
+    env = {**os.environ, "PYTHONPATH": str(WORKTREE)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlvc_jupyter", "-C", str(git_repo.path), "gc", "--failed"],
+        stdin=terminal, capture_output=True, text=True, env=env, check=False, timeout=120,
+    )  # fmt: skip
+    os.close(controller)
+    os.close(terminal)
+    assert proc.returncode == 1
+    assert "Will remove 1 of 1" in proc.stdout
+    assert "Nothing was changed." in proc.stdout
+    assert "refs/mlvc/experiments/a" in git_repo.git("for-each-ref")
