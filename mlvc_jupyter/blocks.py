@@ -246,7 +246,7 @@ def curves_blocks(curves: Curves) -> list[Block]:
     return [Table("metric history (tracker)", ("METRIC", "POINTS", "FIRST", "LAST"), rows)]
 
 
-_PHASES = ("stage", "strip", "hash", "write_tree", "commit", "ref_update")
+_PHASES = ("stage", "strip", "secrets", "hash", "write_tree", "commit", "ref_update")
 
 
 def timings_blocks(timings: Sequence[Mapping[str, Any]]) -> list[Block]:

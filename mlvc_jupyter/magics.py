@@ -29,6 +29,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display as show
 
 from mlvc_jupyter import display
+from mlvc_jupyter.core.repo.gitignore import describe as describe_gitignore
 from mlvc_jupyter.errors import MlvcError
 from mlvc_jupyter.kernel import KernelSession
 from mlvc_jupyter.magic_lines import parse, query_arguments, reports_errors
@@ -89,6 +90,11 @@ class VCMagics(Magics):
     @reports_errors
     @magic_arguments()
     @argument("path", nargs="?", help="the project folder (default: the current folder)")
+    @argument(
+        "--gitignore",
+        action="store_true",
+        help="append the ML .gitignore entries missing from an existing .gitignore",
+    )
     def vc_init(self, line: str) -> None:
         """Record this kernel's experiments in the repository of a folder (git init if needed).
 
@@ -104,7 +110,9 @@ class VCMagics(Magics):
             if (manager.created)
             else ""
         )
-        self._show(display.Notice(f"{made}Recording experiments of {root} under refs/mlvc/.", root))
+        entries = describe_gitignore(manager.gitignore(add=args.gitignore))
+        text = f"{made}Recording experiments of {root} under refs/mlvc/."
+        self._show(display.Notice(f"{text} {entries}" if entries else text, root))
 
     @line_magic
     @reports_errors

@@ -86,6 +86,18 @@ export interface ExperimentRecord {
   details: { [key: string]: unknown };
   warnings: string[];
   worktree: string | null;
+  /** Fingerprints of the data the experiment reads (core/data/fingerprint.py DataFingerprint). */
+  data: DataFingerprint[];
+}
+
+/** One data file or folder as a record fingerprints it. */
+export interface DataFingerprint {
+  path: string;
+  kind: 'file' | 'dir';
+  size: number;
+  mtime: number;
+  sha256: string;
+  files: number;
 }
 
 /** GET experiments */
@@ -119,6 +131,16 @@ export interface ExperimentDiff {
   params_changed: { [key: string]: [unknown, unknown] };
   metrics: { [name: string]: { a?: unknown; b?: unknown; delta?: unknown } };
   files: [string, string][];
+  /** Data paths whose fingerprints differ from a to b. */
+  data: DataDrift[];
+}
+
+/** One data path whose content differs (core/data/fingerprint.py DataDrift). */
+export interface DataDrift {
+  path: string;
+  change: 'added' | 'removed' | 'changed';
+  recorded: DataFingerprint | null;
+  current: DataFingerprint | null;
 }
 
 /** What the list asks for. */

@@ -21,6 +21,7 @@ from mlvc_jupyter import blocks, render
 from mlvc_jupyter.cli.output import print_error
 from mlvc_jupyter.core.configs.values import load_config_file
 from mlvc_jupyter.core.files import atomic_write
+from mlvc_jupyter.core.repo.gitignore import describe as describe_gitignore
 from mlvc_jupyter.errors import MlvcError, NotARepositoryError
 
 if TYPE_CHECKING:
@@ -118,10 +119,16 @@ def cmd_init(args: argparse.Namespace) -> int:
     from mlvc_jupyter.core.manager import ExperimentManager
 
     manager = ExperimentManager(_path(args, args.path), init=True)
+    entries = describe_gitignore(manager.gitignore(add=args.gitignore))
     if not manager.created:
-        print(f"Already in a git repository: {manager.root} (nothing changed).")
+        changed = "" if args.gitignore and entries else " (nothing changed)"
+        print(f"Already in a git repository: {manager.root}{changed}.")
+        if entries:
+            print(entries)
         return 0
     print(f"Initialised a git repository in {manager.root} (branch main, ML .gitignore).")
+    if entries:
+        print(entries)
     print("Next: `mlvc start <id>` records an experiment; `mlvc filter install` strips notebooks.")
     return 0
 

@@ -121,9 +121,15 @@ def _add_init(subparsers: Any) -> None:
         "Create a git repository (branch main, ML .gitignore).",
         examples="  mlvc init\n  mlvc init ~/projects/cifar",
         details="In a folder already inside a repository nothing changes. An existing "
-        ".gitignore is left alone; global git configuration is never written.",
+        ".gitignore is left alone unless --gitignore asks for the missing ML entries; global git "
+        "configuration is never written.",
     )  # fmt: skip
     p.add_argument("path", nargs="?", default=".", help="the folder (default: the current one)")
+    p.add_argument(
+        "--gitignore", action="store_true",
+        help="append the ML .gitignore entries an existing .gitignore lacks (never removes a "
+        "line); without it they are only listed",
+    )  # fmt: skip
 
 
 def _add_status(subparsers: Any) -> None:

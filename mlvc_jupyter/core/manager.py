@@ -46,6 +46,11 @@ from mlvc_jupyter.core.records import (
     Removal,
     RepoStatus,
 )
+from mlvc_jupyter.core.repo.gitignore import (
+    GitignoreEntries,
+    add_missing_entries,
+    missing_entries,
+)
 from mlvc_jupyter.core.repo.refs import ExperimentRef, validate_experiment_id
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.core.reproduction import worktree as reproduce
@@ -119,6 +124,11 @@ class ExperimentManager:
         """Return branch, HEAD and dirty files (the user's index is never rewritten)."""
         with _file_errors("status"):
             return self.repo.status()
+
+    def gitignore(self, *, add: bool = False) -> GitignoreEntries:
+        """Return the ML ``.gitignore`` entries the repository lacks; ``add`` appends them."""
+        with _file_errors("gitignore"):
+            return (add_missing_entries if add else missing_entries)(self.repo.root)
 
     def current_commit(self) -> CommitInfo | None:
         """Return HEAD's commit, or None on an unborn branch."""

@@ -13,6 +13,7 @@ from mlvc_jupyter.core.data.fingerprint import (
     DataFingerprint,
     FingerprintCache,
     compare_fingerprints,
+    data_drift,
     fingerprint,
 )
 from mlvc_jupyter.core.repo.repository import Repository
@@ -103,10 +104,18 @@ def test_prune_keeps_what_is_asked_and_counts_the_rest(git_repo: GitRepo) -> Non
     assert digests[1] not in cache
 
 
-def test_adding_a_folder_is_refused_with_the_path(git_repo: GitRepo) -> None:
+def test_adding_a_folder_or_a_link_is_refused_with_the_path(
+    git_repo: GitRepo, tmp_path: Path
+) -> None:
     cache = ContentCache(Repository.open(git_repo.path))
     with pytest.raises(MlvcError, match="Cannot put .* in the content cache"):
         cache.add(git_repo.path)
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"not the project's")
+    (git_repo.path / "link.bin").symlink_to(outside)
+    with pytest.raises(MlvcError, match=r"Cannot put .*link\.bin' in the content cache"):
+        cache.add(git_repo.path / "link.bin")
+    assert list(cache.entries()) == []
 
 
 # -- fingerprints -------------------------------------------------------------------------------
@@ -195,3 +204,13 @@ def test_compare_reports_added_and_removed_and_ignores_a_touch(git_repo: GitRepo
     drifts = compare_fingerprints([a], [touched, b])
     assert [(d.path, d.change) for d in drifts] == [("b.csv", "added")]
     assert [d.change for d in compare_fingerprints([a, b], [a])] == ["removed"]
+
+
+def test_data_drift_against_the_disk(git_repo: GitRepo) -> None:
+    data = _dataset(git_repo.path)
+    recorded = fingerprint(["data", "train.py"], root=git_repo.path)
+    assert data_drift(recorded, root=git_repo.path) == []
+    _write_old(data / "part-2.bin", b"changed")
+    (git_repo.path / "train.py").unlink()
+    drifts = data_drift(recorded, root=git_repo.path)
+    assert [(d.path, d.change) for d in drifts] == [("data", "changed"), ("train.py", "removed")]

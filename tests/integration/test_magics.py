@@ -134,6 +134,7 @@ def test_vc_start_help_names_every_argument(shell: InteractiveShell) -> None:
     text = " ".join(ANSI.sub("", shell.object_inspect_text("%vc_start")).split())
     assert (
         "%vc_start [-n NAME] [--config VAR] [--branch] [--track BACKEND] [--seed N] [--resume] "
+        "[--data PATH] "
         "[--notebook PATH] [--live] EXP_ID"
     ) in text
     for expected in (
@@ -169,14 +170,17 @@ def test_load_ext_imports_nothing_heavy() -> None:
 
 
 def test_init_and_status(shell: InteractiveShell, git_repo: GitRepo, tmp_path: Path) -> None:
-    assert displayed(shell, "%vc_init")[0] == [
-        f"Recording experiments of {git_repo.path} under refs/mlvc/."
-    ]
+    (shown,) = displayed(shell, "%vc_init")[0]
+    assert shown.startswith(f"Recording experiments of {git_repo.path} under refs/mlvc/. ")
+    assert "lacks 63 of the ML entries" in shown  # listed, not written
+    assert not (git_repo.path / ".gitignore").exists()
     assert manager(shell).root == git_repo.path
 
     status = run(shell, "%vc_status")
     assert isinstance(status, StatusView)
     assert (status.branch, status.active, status.is_dirty) == ("main", None, False)
+    (shown,) = displayed(shell, "%vc_init --gitignore")[0]
+    assert "Added 63 ML entries" in shown
 
     fresh = tmp_path / "plain folder"
     fresh.mkdir()
@@ -756,3 +760,17 @@ def test_start_outside_a_repository_refuses_and_names_vc_init(
     assert not (plain / ".git").exists()
     assert list(plain.iterdir()) == []
     monkeypatch.chdir(git_repo.path)  # the fixture's teardown opens the current folder
+
+
+def test_vc_start_data_is_fingerprinted_and_vc_diff_shows_drift(
+    shell: InteractiveShell, git_repo: GitRepo
+) -> None:
+    git_repo.write({"data/train.csv": "1,2\n"})
+    run(shell, "%vc_start a --data data --data train.py")
+    run(shell, "%vc_end")
+    git_repo.write({"data/train.csv": "1,3\n"})
+    run(shell, "%vc_start b --data data")
+    run(shell, "%vc_end")
+    assert [d.path for d in manager(shell).show("a").data] == ["data", "train.py"]
+    diff = run(shell, "%vc_diff a b")
+    assert "data: changed" in repr(diff)

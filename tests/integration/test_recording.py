@@ -339,7 +339,7 @@ def test_phase_timings_are_recorded(git_repo: GitRepo) -> None:
     manager.start("exp1")
     manager.commit("exp1")
     in_tree = manager.show("exp1").timings
-    assert set(in_tree) == {"stage", "strip"}  # the phases before the record is written
+    assert set(in_tree) == {"stage", "strip", "secrets"}  # the phases before the record
     logged = ExperimentManager(git_repo.path).timings()
     assert [(t["id"], t["seq"]) for t in logged] == [("exp1", 1), ("exp1", 2)]
     assert {"stage", "strip", "write_tree", "commit", "ref_update"} <= set(logged[-1])

@@ -22,6 +22,7 @@ def test_defaults_without_any_file(tmp_path: Path) -> None:
         "strip_extra_keys": [],
         "keep_output_tag": "keep_output",
         "tracking_backend": "local",
+        "allow_secrets": [],
         "auto_tag": "",
         "auto_tag_prefix": "",
         "gc_auto_every": 100,
@@ -152,7 +153,7 @@ def test_unknown_key_names_file_key_and_accepted_keys(tmp_path: Path) -> None:
     assert caught.value.path == str(path)
     assert caught.value.hint == (
         "Accepted keys: max-file-size, strip-extra-keys, keep-output-tag, tracking-backend, "
-        "auto-tag, auto-tag-prefix, gc-auto-every, gc-auto-limit."
+        "allow-secrets, auto-tag, auto-tag-prefix, gc-auto-every, gc-auto-limit."
     )
 
 

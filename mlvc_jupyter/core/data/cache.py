@@ -132,7 +132,8 @@ class ContentCache:
 
     def _place(self, source: Path, tmp: Path) -> str:
         """Clone, link or copy ``source`` to ``tmp``; return the SHA-256 of what ``tmp`` holds."""
-        with open(source, "rb") as src:
+        fd = os.open(source, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))  # a link: ELOOP
+        with open(fd, "rb") as src:
             if not _is_regular(src):
                 raise OSError(errno.EINVAL, "not a regular file", str(source))
             if _clone(src, tmp):

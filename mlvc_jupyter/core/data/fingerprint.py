@@ -22,24 +22,27 @@ import contextlib
 import hashlib
 import logging
 import os
-import sqlite3
 import stat
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlvc_jupyter.core.data.cache import hash_stream
-from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import MlvcError
+
+if TYPE_CHECKING:  # sqlite3 and the thread pool load on first use: not on `import mlvc_jupyter`
+    import sqlite3
+
+    from mlvc_jupyter.core.repo.repository import Repository
 
 __all__ = [
     "DataDrift",
     "DataFingerprint",
     "FingerprintCache",
     "compare_fingerprints",
+    "data_drift",
     "fingerprint",
     "fingerprint_data",
 ]
@@ -131,6 +134,19 @@ def compare_fingerprints(
     return drifts
 
 
+def data_drift(
+    recorded: Sequence[DataFingerprint], *, root: Path, cache: FingerprintCache | None = None
+) -> list[DataDrift]:
+    """Fingerprint the recorded paths again under ``root`` and return what drifted.
+
+    ``root`` is where the record's relative paths start (the repository, or a reproduction's
+    worktree); absolute paths stay as they are. A path that is gone is reported ``removed``.
+    For the reproduction drift report and ``%vc_diff`` against the working tree.
+    """
+    present = [f.path for f in recorded if os.path.lexists(_absolute(Path(f.path), root))]
+    return compare_fingerprints(recorded, fingerprint(present, root=root, cache=cache))
+
+
 @dataclass(slots=True)
 class FingerprintCache:
     """File hashes by (path, size, mtime_ns, inode, ctime_ns), in sqlite; ``None`` keeps nothing.
@@ -152,6 +168,8 @@ class FingerprintCache:
         if self.path is None:
             yield None
             return
+        import sqlite3
+
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=5.0)
@@ -265,6 +283,8 @@ def _raise(exc: OSError) -> None:
 
 def _hash_all(files: list[_File], cache: FingerprintCache, workers: int) -> dict[str, str]:
     """Return absolute path -> SHA-256, from the cache where the stat matches, else read."""
+    from concurrent.futures import ThreadPoolExecutor
+
     hashes: dict[str, str] = {}
     with cache._open() as conn:
         todo = [f for f in files if not _cached(conn, f, hashes)]
@@ -304,6 +324,8 @@ def _store(
 ) -> None:
     if conn is None or not rows:
         return
+    import sqlite3
+
     try:
         with conn:
             conn.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)

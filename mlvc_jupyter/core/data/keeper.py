@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_all
+from typing import TYPE_CHECKING
 
 from mlvc_jupyter.core.data.cache import ContentCache
 from mlvc_jupyter.core.records import LargeFile
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import MlvcError
+
+if TYPE_CHECKING:  # the thread pool loads when a large file first needs caching
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 __all__ = ["LargeFileKeeper"]
 
@@ -50,13 +52,18 @@ class LargeFileKeeper:
         if not missing:
             return
         if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlvc-content")
         self._pending = [p for p in self._pending if not p.done()]
         self._pending += [self._pool.submit(self._add, f) for f in missing]
 
     def wait(self) -> None:
         """Return once every queued file is in the cache (or has failed, with a warning)."""
-        wait_all(list(self._pending))
+        if self._pending:
+            from concurrent.futures import wait
+
+            wait(list(self._pending))
         self._pending = []
 
     def _add(self, large: LargeFile) -> str | None:

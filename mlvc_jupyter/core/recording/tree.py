@@ -338,6 +338,12 @@ class StagedTree:
         """Return what was staged, as a record whose ``tree`` is still empty."""
         return self._changes.to_tree("", self._notebook_records(), self.timings)
 
+    def scan_targets(self) -> tuple[WorkingFiles, list[str], dict[str, bytes]]:
+        """Return what the secret guard scans: the working files ``git add`` staged (read
+        through the returned :class:`WorkingFiles`) and the freshly stripped notebooks."""
+        notebooks = {s.path: s.content for s in self._stripped if s.content is not None}
+        return self._changes.files, list(self._changes.to_add), notebooks
+
     def strip_notebooks(self, *, use_cache: bool) -> None:
         """Read and strip every notebook of the checkpoint; measure what would be stored."""
         changes, limit = self._changes, self._builder.repo.settings.max_file_size

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mlvc_jupyter.core.configs import values as configs_mod
+from mlvc_jupyter.core.configs.redact import redact_secrets
 from mlvc_jupyter.core.data.keeper import LargeFileKeeper
 from mlvc_jupyter.core.environment.capture import capture_environment
 from mlvc_jupyter.core.recording import timings
@@ -38,6 +39,7 @@ from mlvc_jupyter.core.recording.tree import TreeBuilder
 from mlvc_jupyter.core.records import Checkpoint, CheckpointTree
 from mlvc_jupyter.core.repo.refs import EXPERIMENTS, ExperimentRef, safety_ref
 from mlvc_jupyter.core.repo.repository import Repository
+from mlvc_jupyter.core.secrets.guard import SecretGuard
 from mlvc_jupyter.errors import (
     ExperimentExistsError,
     ExperimentNotFoundError,
@@ -73,6 +75,7 @@ class ExperimentWriter:
         # configs, data). A checkpoint without new ones reuses them instead of reading the
         # previous record back.
         self._carried: dict[str, tuple[str, Any, list[Any]]] = {}
+        self.secrets = SecretGuard(repo)
         self.large_files = LargeFileKeeper(repo)
         """Puts the large files checkpoints leave out into the content cache, in the background."""
         self.max_wait = _MAX_WAIT  # seconds a checkpoint may wait for other writers
@@ -200,10 +203,16 @@ class ExperimentWriter:
         """
         tip = None if creating else self._open_tip(experiment_id, reopening=reopening)
         previous = tip[1] if tip else {}
-        carried = self._previous(experiment_id, tip[0]) if tip else ({}, [])
-        record_configs = carried[0] if configs is None else configs_mod.serialise_configs(configs)
+        needs_previous = tip is not None and (configs is None or data is None)
+        carried = self._previous(experiment_id, tip[0]) if tip and needs_previous else ({}, [])
+        if configs is not None:  # credentials under password/token/... keys never reach a ref
+            carried = (redact_secrets(configs_mod.serialise_configs(configs)), carried[1])
+        record_configs = carried[0]
         record_data = carried[1] if data is None else [dict(d) for d in data]
         with self.tree_builder.stage() as staged:
+            started = time.perf_counter()
+            self.secrets.check(*staged.scan_targets())
+            staged.timings["secrets"] = time.perf_counter() - started
             files = self._record_files(
                 experiment_id, (record_configs, record_data), details, staged.preview
             )

@@ -48,6 +48,8 @@ class Settings:
             (``metadata.kernelspec``, ``cell.metadata.collapsed``).
         keep_output_tag: Cells carrying this tag keep their outputs in snapshots.
         tracking_backend: Where ``log_metrics`` goes (``local`` for now).
+        allow_secrets: Globs of files the secret guard lets through (``"tests/fixtures/*"``);
+            a glob without ``/`` matches the file name in any folder.
         auto_tag: ``"patch"``, ``"minor"`` or ``"major"``: every experiment that ends with
             status success gets the next ``<auto_tag_prefix>vX.Y.Z`` tag; ``""`` turns it off.
         auto_tag_prefix: The release line auto-tag bumps (``bert-`` gives ``bert-v1.2.3``).
@@ -61,6 +63,7 @@ class Settings:
     strip_extra_keys: tuple[str, ...] = ()
     keep_output_tag: str = "keep_output"
     tracking_backend: str = "local"
+    allow_secrets: tuple[str, ...] = ()
     auto_tag: str = ""
     auto_tag_prefix: str = ""
     gc_auto_every: int = 100
@@ -73,6 +76,7 @@ class Settings:
             "strip_extra_keys": list(self.strip_extra_keys),
             "keep_output_tag": self.keep_output_tag,
             "tracking_backend": self.tracking_backend,
+            "allow_secrets": list(self.allow_secrets),
             "auto_tag": self.auto_tag,
             "auto_tag_prefix": self.auto_tag_prefix,
             "gc_auto_every": self.gc_auto_every,
@@ -197,10 +201,11 @@ def _convert(key: str, value: object, path: Path, where: str) -> object:
     name = key.replace("_", "-")
     if key == "max_file_size":
         return parse_size(value, key=f"{where}{name}", path=path)
-    if key == "strip_extra_keys":
+    if key in ("strip_extra_keys", "allow_secrets"):
         if isinstance(value, list) and all(isinstance(item, str) for item in value):
             return tuple(value)
-        raise _type_error(where + name, value, path, 'an array of strings, e.g. ["metadata.foo"]')
+        example = '["metadata.foo"]' if key == "strip_extra_keys" else '["tests/fixtures/*"]'
+        raise _type_error(where + name, value, path, f"an array of strings, e.g. {example}")
     if key in _HOUSEKEEPING:
         return _housekeeping_value(key, value, path, where)
     if isinstance(value, str) and value:  # keep_output_tag, tracking_backend

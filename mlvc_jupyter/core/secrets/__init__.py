@@ -1,0 +1,1 @@
+"""The secret guard: credentials in a checkpoint's changed files refuse it."""
