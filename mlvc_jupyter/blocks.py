@@ -31,6 +31,9 @@ if TYPE_CHECKING:
         ExperimentPage,
         ExperimentRecord,
         ExperimentSummary,
+        ExperimentTag,
+        GcPlan,
+        GcResult,
         RepoStatus,
     )
 
@@ -39,10 +42,12 @@ __all__ = [
     "comparison_blocks",
     "curves_blocks",
     "diff_blocks",
+    "gc_blocks",
     "log_blocks",
     "page_blocks",
     "record_blocks",
     "status_blocks",
+    "tags_blocks",
     "timings_blocks",
 ]
 
@@ -265,3 +270,39 @@ def timings_blocks(timings: Sequence[Mapping[str, Any]]) -> list[Block]:
 
 def _ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.1f}"
+
+
+def gc_blocks(plan: GcPlan, result: GcResult | None = None) -> list[Block]:
+    """Return what a gc plan removes and, once run, the objects before and after."""
+    verb = "Removed" if result is not None else "Will remove"
+    rows: list[Row] = [
+        (i.experiment_id, i.status, format_time(i.updated), i.reason) for i in plan.experiments
+    ]
+    blocks: list[Block] = [
+        f"{verb} {len(plan.experiments)} of {plan.total} experiments"
+        + (f", {len(plan.branches)} branches" if plan.branches else "")
+        + (f", {len(plan.tags)} tags" if plan.tags else "")
+        + (f", {len(plan.trash)} expired trash refs" if plan.trash else "")
+        + ".",
+        Table(None, ("experiment", "status", "updated", "why"), rows),
+    ]
+    if plan.branches or plan.tags:
+        blocks.append(f"Labels: {', '.join([*plan.branches, *plan.tags])}")
+    if plan.kept_labelled:
+        blocks.append(
+            f"Kept because a tag or branch names them: {', '.join(plan.kept_labelled)} "
+            "(--include-tagged removes them too)."
+        )
+    if result is not None:
+        blocks.append(
+            f"Loose objects {result.loose_before} -> {result.loose_after}; on disk "
+            f"{result.size_before} kB -> {result.size_after} kB."
+            + (f" Large-file cache: {result.cache_note}." if result.cache_note else "")
+        )
+    return blocks
+
+
+def tags_blocks(tags: Sequence[ExperimentTag]) -> list[Block]:
+    """Return the tags mlvc made: name, experiment, checkpoint, date."""
+    rows = [(t.name, t.experiment_id, t.commit[:8], format_time(t.created)) for t in tags]
+    return [Table(None, ("tag", "experiment", "commit", "created"), rows, empty="No tags.")]

@@ -16,9 +16,11 @@ from mlvc_jupyter.blocks import (
     comparison_blocks,
     curves_blocks,
     diff_blocks,
+    gc_blocks,
     page_blocks,
     record_blocks,
     status_blocks,
+    tags_blocks,
 )
 from mlvc_jupyter.render import Block, Row, as_html, as_text
 
@@ -30,10 +32,12 @@ __all__ = [
     "ComparisonView",
     "DiffView",
     "ExperimentListView",
+    "GcView",
     "Notice",
     "RecordView",
     "RestoreView",
     "StatusView",
+    "TagsView",
 ]
 
 
@@ -261,3 +265,28 @@ class Notice(_View):
     def blocks(self) -> list[Block]:
         """Return the notice's text."""
         return [self.text]
+
+
+class GcView(_View):
+    """A gc plan (core ``GcPlan``), or what a run did (core ``GcResult``)."""
+
+    __slots__ = ()
+
+    def blocks(self) -> list[Block]:
+        """Return the experiments and labels removed and, after a run, the object counts."""
+        result = self.record if hasattr(self.record, "plan") else None
+        return gc_blocks(result.plan if result else self.record, result)
+
+
+class TagsView(_View):
+    """The tags mlvc made (a list of core ``ExperimentTag``)."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> Any:
+        """Return the tags as a list of dicts."""
+        return [tag.to_dict() for tag in self.record]
+
+    def blocks(self) -> list[Block]:
+        """Return the tags' table."""
+        return tags_blocks(self.record)

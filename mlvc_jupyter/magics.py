@@ -33,7 +33,6 @@ from mlvc_jupyter.core.repo.gitignore import describe as describe_gitignore
 from mlvc_jupyter.errors import MlvcError
 from mlvc_jupyter.kernel import KernelSession
 from mlvc_jupyter.magic_lines import parse, query_arguments, reports_errors
-from mlvc_jupyter.magics_sharing import SharingMagics
 
 if TYPE_CHECKING:
     from mlvc_jupyter.core.manager import ExperimentManager
@@ -354,24 +353,52 @@ class VCMagics(Magics):
     @line_magic
     @reports_errors
     @magic_arguments()
-    @argument("experiment_id", metavar="EXP_ID", help="the experiment to tag")
-    @argument("tag", metavar="TAG", help="the tag name, e.g. v1")
+    @argument("experiment_id", metavar="EXP_ID", nargs="?", help="the experiment to tag")
+    @argument("tag", metavar="TAG", nargs="?", help="the tag name, e.g. best")
     @argument("-f", "--force", action="store_true", help="move the tag if it exists")
-    def vc_tag(self, line: str) -> None:
-        """Tag an experiment's last checkpoint with an annotated git tag."""
+    @argument("--bump", choices=("major", "minor", "patch"), help="tag the next vX.Y.Z")
+    @argument("--prefix", default="", help="the release line --bump follows, e.g. bert-")
+    @argument("--list", action="store_true", help="list the tags mlvc made (EXP_ID's)")
+    @argument("--delete", metavar="TAG", help="delete a tag (kept in the trash until gc)")
+    def vc_tag(self, line: str) -> Any:
+        """Tag an experiment's last checkpoint; list, delete or bump version tags."""
         args = parse(self.vc_tag, line)
-        tag = self.manager.tag(args.experiment_id, args.tag, force=args.force)
+        if args.list:
+            return display.TagsView(self.manager.tags(args.experiment_id))
+        if args.delete:
+            kept = self.manager.delete_tag(args.delete)
+            self._show(display.Notice(
+                f"Deleted tag {args.delete}; kept as {kept} until %vc_gc expires it "
+                f"(undo: `git update-ref refs/tags/{args.delete} {kept}`).", kept,
+            ))  # fmt: skip
+            return None
+        if not args.experiment_id or bool(args.tag) == bool(args.bump):
+            raise MlvcError(
+                "%vc_tag needs an experiment and either a tag name or --bump.",
+                hint="For example `%vc_tag lr-0.1 best`, `%vc_tag lr-0.1 --bump patch`, "
+                "`%vc_tag --list` or `%vc_tag --delete best`.",
+            )
+        if args.bump:
+            tag = self.manager.bump_tag(args.experiment_id, args.bump, prefix=args.prefix)
+        else:
+            tag = self.manager.tag(args.experiment_id, args.tag, force=args.force)
         self._show(display.Notice(f"Tagged {args.experiment_id} as {tag}.", tag))
+        return None
 
     @line_magic
     @reports_errors
     @magic_arguments()
     @argument("experiment_id", metavar="EXP_ID", help="the experiment to branch from")
+    @argument("name", metavar="NAME", nargs="?", help="the branch name (mlvc/EXP_ID)")
+    @argument("--clean", action="store_true", help="without mlvc's .mlvc/ records (mergeable)")
     def vc_branch(self, line: str) -> None:
-        """Create branch mlvc/EXP_ID at an experiment's last checkpoint."""
+        """Create a real branch (mlvc/EXP_ID) at an experiment's last checkpoint."""
         args = parse(self.vc_branch, line)
-        branch = self.manager.branch(args.experiment_id)
-        self._show(display.Notice(f"Created branch {branch} at {args.experiment_id}.", branch))
+        branch = self.manager.branch(args.experiment_id, args.name, clean=args.clean)
+        what = "a clean copy of " if args.clean else ""
+        self._show(
+            display.Notice(f"Created branch {branch} at {what}{args.experiment_id}.", branch)
+        )
 
     @line_magic
     @reports_errors
@@ -414,8 +441,13 @@ class VCMagics(Magics):
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics (``%load_ext mlvc_jupyter``)."""
-    ipython.register_magics(VCMagics)
-    ipython.register_magics(SharingMagics(ipython, ipython.magics_manager.registry["VCMagics"]))
+    from mlvc_jupyter.magics_housekeeping import HousekeepingMagics
+    from mlvc_jupyter.magics_sharing import SharingMagics
+
+    main = VCMagics(ipython)
+    ipython.register_magics(main)
+    ipython.register_magics(SharingMagics(ipython, main))
+    ipython.register_magics(HousekeepingMagics(ipython, main))
 
 
 def unload_ipython_extension(ipython: Any) -> None:

@@ -13,7 +13,8 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from mlvc_jupyter.magic_lines import parse, reports_errors
-from mlvc_jupyter.sharing_views import ShareView, TextProgress, TransferView
+from mlvc_jupyter.sharing_views import ShareView, TransferView
+from mlvc_jupyter.widgets.progress import TextProgress
 
 __all__ = ["SharingMagics"]
 

@@ -8,7 +8,7 @@ rejected experiments. No IPython import: the command line uses these too.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlvc_jupyter.display import _View
 from mlvc_jupyter.render import Block, Row, Table
@@ -16,7 +16,7 @@ from mlvc_jupyter.render import Block, Row, Table
 if TYPE_CHECKING:
     from mlvc_jupyter.core.records import ShareConfig, TransferReport
 
-__all__ = ["ShareView", "TextProgress", "TransferView", "share_blocks", "transfer_blocks"]
+__all__ = ["ShareView", "TransferView", "share_blocks", "transfer_blocks"]
 
 _QUIET = ("up to date",)
 
@@ -97,41 +97,3 @@ class ShareView(_View):
     def blocks(self) -> list[Block]:
         """Return the outcome and the remote's refspecs."""
         return share_blocks(self.record)
-
-
-class TextProgress:
-    """A callable ``(done, total)`` that writes ``description: 45% (9/20)`` lines as work goes.
-
-    The fallback where no widget bar can render (a terminal, the CLI): a line is rewritten in
-    place with ``\\r`` and only when the percentage changes, and ended by :meth:`close`.
-    """
-
-    def __init__(self, description: str, stream: Any = None) -> None:
-        self.description = description
-        self.stream = stream
-        self._last: int | None = None
-
-    def __call__(self, done: int, total: int) -> None:
-        percent = 100 * done // max(total, 1)
-        if percent == self._last:
-            return
-        self._last = percent
-        self._write(f"\r{self.description}: {percent}% ({done}/{total})")
-
-    def _write(self, text: str) -> None:
-        import sys
-
-        stream = self.stream or sys.stderr
-        stream.write(text)
-        stream.flush()
-
-    def close(self) -> None:
-        """End the progress line (if one was written)."""
-        if self._last is not None:
-            self._write("\n")
-
-    def __enter__(self) -> TextProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -251,14 +251,15 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
-    name = _manager(args).tag(args.experiment_id, args.tag, force=args.force)
-    print(f"Tagged the last checkpoint of {args.experiment_id} as '{name}'.")
-    return 0
+    from mlvc_jupyter.cli.housekeeping import tag_action
+
+    return tag_action(_manager(args), args)
 
 
 def cmd_branch(args: argparse.Namespace) -> int:
-    name = _manager(args).branch(args.experiment_id)
-    print(f"Branch '{name}' points at the last checkpoint of {args.experiment_id}.")
+    name = _manager(args).branch(args.experiment_id, args.name, clean=args.clean)
+    what = "a clean copy (no .mlvc/) of" if args.clean else "the last checkpoint of"
+    print(f"Branch '{name}' points at {what} {args.experiment_id}.")
     print(f"It is not checked out; `git switch {name}` would.")
     return 0
 
@@ -361,6 +362,8 @@ def cmd_filter(args: argparse.Namespace) -> int:
         "status": gitfilter.filter_status,
     }[args.action]
     status = action(Path(args.C).expanduser())
+    if args.merge and args.action != "status":
+        _merge_drivers(Path(args.C).expanduser(), install=args.action == "install")
     if status.installed:
         print(f"Installed: git add stores notebooks stripped by `{status.clean_command}`.")
     else:
@@ -376,6 +379,18 @@ def cmd_filter(args: argparse.Namespace) -> int:
             "install`), or `mlvc filter uninstall`.",
         )
     return 0
+
+
+def _merge_drivers(root: Path, *, install: bool) -> None:
+    from mlvc_jupyter.core.notebooks import gitfilter
+
+    if not install:
+        gitfilter.uninstall_merge_driver(root)
+        print("nbdime's merge and diff drivers are no longer configured.")
+        return
+    for line in gitfilter.install_merge_driver(root):
+        print(f"set  {line}")
+    print("git merge and git diff now handle notebooks cell by cell with nbdime.")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mlvc_jupyter import __version__
-from mlvc_jupyter.cli import commands, sharing
+from mlvc_jupyter.cli import commands, housekeeping, sharing
 from mlvc_jupyter.core.reading.options import QUERY_OPTIONS
 
 __all__ = ["build_parser"]
@@ -261,23 +261,40 @@ def _add_diff(subparsers: Any) -> None:
 def _add_tag(subparsers: Any) -> None:
     p = _command(
         subparsers, "tag", commands.cmd_tag,
-        "Tag an experiment's last checkpoint.",
-        examples="  mlvc tag lr-0.1 best\n  mlvc tag lr-0.01 best --force   # move the tag",
-        details="The tag is annotated and its message carries the metrics.",
+        "Tag an experiment's last checkpoint; list, delete or bump version tags.",
+        examples="  mlvc tag lr-0.1 best\n  mlvc tag lr-0.01 best --force   # move the tag\n"
+        "  mlvc tag lr-0.1 --bump minor   # v1.4.2 -> v1.5.0\n"
+        "  mlvc tag lr-0.1 --bump patch --prefix bert-   # bert-v0.3.1\n"
+        "  mlvc tag --list [lr-0.1]\n  mlvc tag --delete best",
+        details="The tag is annotated and its message carries the metrics. --bump finds the "
+        "highest <prefix>vX.Y.Z tag by numeric order (other shapes are ignored) and creates "
+        "the next. --list shows the tags mlvc made. --delete keeps the tag on a ref under "
+        "refs/mlvc/trash/tags/ until `mlvc gc` expires it.",
     )  # fmt: skip
-    _add_id(p)
-    p.add_argument("tag", metavar="TAG", help="the tag name")
+    p.add_argument("experiment_id", metavar="EXP_ID", nargs="?", help="the experiment's id")
+    p.add_argument("tag", metavar="TAG", nargs="?", help="the tag name")
     p.add_argument("-f", "--force", action="store_true", help="move the tag if it exists")
+    p.add_argument("--bump", choices=("major", "minor", "patch"), help="tag the next version")
+    p.add_argument("--prefix", default="", help="the release line --bump follows (bert-)")
+    p.add_argument("--list", action="store_true", help="list the tags mlvc made")
+    p.add_argument("--delete", metavar="TAG", help="delete a tag (kept in the trash until gc)")
+    _add_json(p)
+    p.set_defaults(usage=p)  # the handler reports a wrong combination of these as usage
 
 
 def _add_branch(subparsers: Any) -> None:
     p = _command(
         subparsers, "branch", commands.cmd_branch,
-        "Create branch mlvc/<id> at an experiment's last checkpoint.",
-        examples="  mlvc branch lr-0.1 && git switch mlvc/lr-0.1",
-        details="The branch is not checked out.",
+        "Create a real branch (default mlvc/<id>) at an experiment's last checkpoint.",
+        examples="  mlvc branch lr-0.1 && git switch mlvc/lr-0.1\n"
+        "  mlvc branch lr-0.1 promote/lr --clean && git merge promote/lr",
+        details="The branch is not checked out. With --clean it points at one new commit "
+        "holding the experiment's files without mlvc's .mlvc/ records, on top of your HEAD "
+        "at its last checkpoint, so it merges into main like any branch.",
     )  # fmt: skip
     _add_id(p)
+    p.add_argument("name", metavar="NAME", nargs="?", help="the branch name (mlvc/<id>)")
+    p.add_argument("--clean", action="store_true", help="leave mlvc's .mlvc/ records out")
 
 
 def _add_reproduce(subparsers: Any) -> None:
@@ -338,13 +355,17 @@ def _add_filter(subparsers: Any) -> None:
         subparsers, "filter", commands.cmd_filter,
         "Manage mlvc strip as the git clean filter for notebooks.",
         examples="  mlvc filter install   # git add now stores notebooks stripped\n"
+        "  mlvc filter install --merge   # and git merges notebooks cell by cell (nbdime)\n"
         "  mlvc filter status\n  mlvc filter uninstall",
         details="The filter is set in .git/info/attributes and .git/config (never in a "
         "tracked file) and runs `mlvc strip` with this Python's absolute path, so a git add "
         "from any shell strips. status runs it once and exits 1 when it cannot run. "
-        "Installing twice changes nothing.",
+        "Installing twice changes nothing. --merge also makes git merge and diff notebooks "
+        "with nbdime's drivers (cell by cell), like `nbdime config-git --enable` but private "
+        "to this clone.",
     )  # fmt: skip
     p.add_argument("action", choices=("install", "uninstall", "status"))
+    p.add_argument("--merge", action="store_true", help="with install/uninstall: nbdime drivers")
 
 
 def _add_demo(subparsers: Any) -> None:
@@ -370,7 +391,7 @@ def _add_demo(subparsers: Any) -> None:
 _COMMANDS = (
     _add_init, _add_status, _add_start, _add_commit, _add_end, _add_log, _add_show, _add_diff,
     _add_tag, _add_branch, _add_reproduce, _add_restore, _add_strip, _add_filter, _add_demo,
-    sharing.add_push, sharing.add_pull, sharing.add_share,
+    sharing.add_push, sharing.add_pull, sharing.add_share, housekeeping.add_rm, housekeeping.add_gc,
 )  # fmt: skip
 
 

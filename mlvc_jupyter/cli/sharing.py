@@ -16,7 +16,8 @@ from typing import Any
 
 from mlvc_jupyter import render
 from mlvc_jupyter.cli.commands import _manager
-from mlvc_jupyter.sharing_views import TextProgress, share_blocks, transfer_blocks
+from mlvc_jupyter.sharing_views import share_blocks, transfer_blocks
+from mlvc_jupyter.widgets.progress import TextProgress
 
 __all__ = ["add_pull", "add_push", "add_share", "cmd_pull", "cmd_push", "cmd_share"]
 

@@ -18,6 +18,9 @@ from typing import Any
 from mlvc_jupyter.core.configs import saved as config_snapshots
 from mlvc_jupyter.core.configs.values import checked_text
 from mlvc_jupyter.core.data.fingerprint import fingerprint_data
+from mlvc_jupyter.core.housekeeping import gc as gc_mod
+from mlvc_jupyter.core.housekeeping import retention
+from mlvc_jupyter.core.housekeeping.autogc import AutoGc
 from mlvc_jupyter.core.reading import compare as compare_mod
 from mlvc_jupyter.core.reading import export, listing
 from mlvc_jupyter.core.reading import query as query_mod
@@ -35,8 +38,12 @@ from mlvc_jupyter.core.records import (
     ExperimentPage,
     ExperimentRecord,
     ExperimentSummary,
+    ExperimentTag,
     FileVersionInfo,
+    GcPlan,
+    GcResult,
     Progress,
+    Removal,
     RepoStatus,
     ShareConfig,
     TransferReport,
@@ -106,6 +113,7 @@ class ExperimentManager:
             # notebook) take turns: the snapshot caches are per process. Other processes are
             # handled by compare-and-swap on the ref.
             self._write_lock = threading.RLock()
+            self.auto_gc = AutoGc(self.repo)
 
     @property
     def created(self) -> bool:
@@ -173,7 +181,7 @@ class ExperimentManager:
                 None if data is None else [f.to_dict() for f in fingerprint_data(self.repo, data)]
             )
             with self._write_lock:
-                return self.writer.start(
+                checkpoint = self.writer.start(
                     experiment_id,
                     name=name,
                     configs=configs,
@@ -183,6 +191,8 @@ class ExperimentManager:
                     details=details,
                     data=prints,
                 )
+            self.auto_gc.checkpoint_landed()
+            return checkpoint
 
     def _experiment_branch(self, experiment_id: str, *, resume: bool) -> str:
         refs = ExperimentRef(experiment_id)
@@ -220,7 +230,7 @@ class ExperimentManager:
             validate_experiment_id(experiment_id)
             _check_texts(name=name, message=message)
             with self._write_lock:
-                return self.writer.checkpoint(
+                checkpoint = self.writer.checkpoint(
                     experiment_id,
                     status="running",
                     message=message or "checkpoint",
@@ -229,6 +239,8 @@ class ExperimentManager:
                     metrics=metrics,
                     details=details,
                 )
+            self.auto_gc.checkpoint_landed()
+            return checkpoint
 
     def end(
         self,
@@ -273,6 +285,8 @@ class ExperimentManager:
                 )
                 if tag is not None:
                     self._tag_ended(checkpoint, tag)
+                checkpoint = labels.auto_tag(self.repo, checkpoint)
+            self.auto_gc.checkpoint_landed()
             return checkpoint
 
     def _tag_ended(self, checkpoint: Checkpoint, tag: str) -> None:
@@ -371,11 +385,27 @@ class ExperimentManager:
             validate_experiment_name(experiment_id)
             return labels.tag(self.repo, experiment_id, tag, force=force)
 
-    def branch(self, experiment_id: str) -> str:
-        """Create branch ``mlvc/<id>`` at the experiment's last checkpoint."""
+    def bump_tag(self, experiment_id: str, part: str, *, prefix: str = "") -> str:
+        """Tag the experiment with the next ``<prefix>vX.Y.Z`` (``part``: major/minor/patch)."""
+        with _file_errors("tag"):
+            validate_experiment_name(experiment_id)
+            return labels.bump_tag(self.repo, experiment_id, part, prefix=prefix)
+
+    def tags(self, experiment_id: str | None = None) -> list[ExperimentTag]:
+        """Return the tags mlvc made, all or one experiment's."""
+        with _file_errors("tags"):
+            return labels.experiment_tags(self.repo, experiment_id)
+
+    def delete_tag(self, tag: str) -> str:
+        """Delete a tag, keeping it on a trash ref until gc; return that ref."""
+        with _file_errors("delete_tag"):
+            return labels.delete_tag(self.repo, tag)
+
+    def branch(self, experiment_id: str, name: str | None = None, *, clean: bool = False) -> str:
+        """Create branch ``name`` (``mlvc/<id>``) at the experiment; ``clean``: without .mlvc/."""
         with _file_errors("branch"):
             validate_experiment_name(experiment_id)
-            return labels.branch(self.repo, experiment_id)
+            return labels.branch(self.repo, experiment_id, name, clean=clean)
 
     def switch(self, branch: str) -> str:
         """Check out a local branch, refusing to overwrite uncommitted work."""
@@ -407,6 +437,30 @@ class ExperimentManager:
         """Add (or remove) the refspecs that make plain git fetch/push carry experiments."""
         with _file_errors("share"):
             return refspecs.share(self.repo, remote, enable=enable)
+
+    # -- retention -----------------------------------------------------------------------------
+
+    def rm(self, experiment_ids: Sequence[str]) -> list[Removal]:
+        """Move experiments to the trash (``undo_rm`` brings them back until gc expires it)."""
+        with _file_errors("rm"):
+            return retention.remove(self.repo, experiment_ids)
+
+    def undo_rm(self, experiment_ids: Sequence[str]) -> list[Removal]:
+        """Restore removed experiments from the trash."""
+        with _file_errors("rm --undo"):
+            return retention.restore(self.repo, experiment_ids)
+
+    def gc_plan(self, policy: gc_mod.GcPolicy) -> GcPlan:
+        """Return what :meth:`gc` would remove under ``policy`` (nothing changes)."""
+        with _file_errors("gc"):
+            return gc_mod.plan(self.repo, policy)
+
+    def gc(
+        self, plan: GcPlan, *, now: bool = False, on_progress: Progress | None = None
+    ) -> GcResult:
+        """Carry out a gc plan, then expire mlvc's reflogs, run ``git gc``, prune the cache."""
+        with _file_errors("gc"), self._write_lock:
+            return gc_mod.run(self.repo, plan, now=now, on_progress=on_progress)
 
     # -- configs -------------------------------------------------------------------------------
 

@@ -24,11 +24,16 @@ __all__ = [
     "ExperimentPage",
     "ExperimentRecord",
     "ExperimentSummary",
+    "ExperimentTag",
     "FileVersionInfo",
+    "GcItem",
+    "GcPlan",
+    "GcResult",
     "GitStatus",
     "Curves",
     "LargeFile",
     "Progress",
+    "Removal",
     "RepoStatus",
     "ShareConfig",
     "TransferItem",
@@ -463,3 +468,78 @@ class ShareConfig(_Record):
     fetch: list[str]
     push: list[str]
     changed: bool
+
+
+# -- promotion and housekeeping (issue 13) ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentTag(_Record):
+    """A tag mlvc created for an experiment: its message's marker line names the experiment."""
+
+    name: str
+    experiment_id: str
+    commit: str
+    created: str
+
+
+@dataclass(frozen=True, slots=True)
+class Removal(_Record):
+    """An experiment ``rm`` moved to the trash (or ``rm --undo`` brought back).
+
+    ``trash_ref`` keeps its checkpoints until gc expires the trash after the grace period.
+    """
+
+    experiment_id: str
+    commit: str
+    trash_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class GcItem(_Record):
+    """One experiment a gc plan removes, and the policy that picked it."""
+
+    experiment_id: str
+    commit: str
+    status: str
+    updated: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class GcPlan(_Record):
+    """What gc will remove: experiments by policy, the tool's labels, expired trash refs.
+
+    ``kept_labelled`` names experiments the policy picked but that stay because a tag or branch
+    points into them (``include_tagged`` lets them go). ``total`` is the experiments before.
+    """
+
+    experiments: list[GcItem]
+    branches: list[str]
+    tags: list[str]
+    trash: list[str]
+    kept_labelled: list[str]
+    total: int
+
+    @property
+    def is_empty(self) -> bool:
+        """Return True when the plan removes no ref (gc then only packs and prunes)."""
+        return not (self.experiments or self.branches or self.tags or self.trash)
+
+
+@dataclass(frozen=True, slots=True)
+class GcResult(_Record):
+    """What a gc run did: the plan carried out and the repository's objects before and after.
+
+    ``loose_*`` count loose objects, ``size_*`` are kB on disk (loose plus packs), from
+    ``git count-objects -v``. ``cache_pruned`` is the number of large-file cache entries
+    removed, or None when there is no content cache to prune (``cache_note`` says why).
+    """
+
+    plan: GcPlan
+    loose_before: int
+    loose_after: int
+    size_before: int
+    size_after: int
+    cache_pruned: int | None = None
+    cache_note: str = ""

@@ -8,12 +8,13 @@ so quick work does not flash one.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
 from mlvc_jupyter.widgets.base import has_widgets
 
-__all__ = ["LISTING_MINIMUM", "ProgressBar"]
+__all__ = ["LISTING_MINIMUM", "ProgressBar", "TextProgress"]
 
 LISTING_MINIMUM = 1000
 """Listings of fewer experiments show no bar: they take a few milliseconds."""
@@ -74,3 +75,39 @@ def _in_notebook() -> bool:
     except ImportError:
         return False
     return getattr(get_ipython(), "kernel", None) is not None and has_widgets()
+
+
+class TextProgress:
+    """The text fallback of :class:`ProgressBar`: ``description: 45% (9/20)`` on one line.
+
+    For terminals, the CLI and notebooks where widgets cannot render: the line is rewritten in
+    place with ``\\r``, only when the percentage changes, and ended by :meth:`close`. A
+    context manager too. ``stream`` defaults to stderr.
+    """
+
+    def __init__(self, description: str, stream: TextIO | None = None) -> None:
+        self.description, self.stream = description, stream
+        self._last: int | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        percent = 100 * done // max(total, 1)
+        if percent == self._last:
+            return
+        self._last = percent
+        self._write(f"\r{self.description}: {percent:3d}% ({done}/{total})")
+
+    def _write(self, text: str) -> None:
+        stream = self.stream or sys.stderr
+        stream.write(text)
+        stream.flush()
+
+    def close(self) -> None:
+        """End the line (the work is over), if one was written."""
+        if self._last is not None:
+            self._write("\n")
+
+    def __enter__(self) -> TextProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -23,6 +23,10 @@ def test_defaults_without_any_file(tmp_path: Path) -> None:
         "keep_output_tag": "keep_output",
         "tracking_backend": "local",
         "allow_secrets": [],
+        "auto_tag": "",
+        "auto_tag_prefix": "",
+        "gc_auto_every": 100,
+        "gc_auto_limit": 6700,
     }
 
 
@@ -149,7 +153,7 @@ def test_unknown_key_names_file_key_and_accepted_keys(tmp_path: Path) -> None:
     assert caught.value.path == str(path)
     assert caught.value.hint == (
         "Accepted keys: max-file-size, strip-extra-keys, keep-output-tag, tracking-backend, "
-        "allow-secrets."
+        "allow-secrets, auto-tag, auto-tag-prefix, gc-auto-every, gc-auto-limit."
     )
 
 
@@ -210,3 +214,24 @@ def test_settings_in_a_git_repository(git_repo: Any) -> None:
     git_repo.write({".mlvc.toml": "max-file-size = '1KiB'\n"})
 
     assert load_settings(git_repo.path).max_file_size == 1024
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [('auto-tag = "huge"', "auto-tag"), ("gc-auto-every = -1", "gc-auto-every"),
+     ('gc-auto-limit = "many"', "gc-auto-limit"), ("auto-tag-prefix = 3", "auto-tag-prefix")],
+    ids=["bump", "every", "limit", "prefix"],
+)  # fmt: skip
+def test_housekeeping_settings_are_checked(tmp_path: Path, text: str, match: str) -> None:
+    (tmp_path / ".mlvc.toml").write_text(text + "\n")
+    with pytest.raises(ConfigError, match=match):
+        load_settings(tmp_path)
+
+
+def test_housekeeping_settings_are_read(tmp_path: Path) -> None:
+    (tmp_path / ".mlvc.toml").write_text(
+        'auto-tag = "minor"\nauto-tag-prefix = "bert-"\ngc-auto-every = 0\ngc-auto-limit = 10\n'
+    )
+    settings = load_settings(tmp_path)
+    assert (settings.auto_tag, settings.auto_tag_prefix) == ("minor", "bert-")
+    assert (settings.gc_auto_every, settings.gc_auto_limit) == (0, 10)

@@ -20,6 +20,14 @@ stores it as it is, as mlvc's own checkpoints do. :func:`filter_status` runs the
 once on an empty notebook and reports why it cannot run. There is no smudge filter: checkout
 writes what is stored.
 
+``install_merge_driver`` (``mlvc filter install --merge``) adds nbdime's git merge and diff
+drivers the way ``nbdime config-git --enable`` does (the same ``merge.jupyternotebook`` and
+``diff.jupyternotebook`` settings and ``*.ipynb merge=jupyternotebook diff=jupyternotebook``
+attribute lines), with two differences that match the filter: the lines go to ``info/attributes``
+rather than the tracked ``.gitattributes``, and the drivers run ``python -m nbdime...`` by the
+interpreter's absolute path rather than the ``git-nbmergedriver`` script from ``PATH``. Merging
+branches that changed different cells of a notebook then succeeds cell by cell.
+
 Uninstalling removes exactly our line and our config section. Every other byte of the attributes
 file stays as it was (nbstripout #37/#40 once wiped users' whole ``.gitattributes``).
 """
@@ -40,17 +48,22 @@ from mlvc_jupyter.errors import MlvcError
 __all__ = [
     "ATTRIBUTES_LINE",
     "FILTER_NAME",
+    "MERGE_LINES",
     "FilterStatus",
     "clean_command",
     "filter_status",
     "install_filter",
+    "install_merge_driver",
     "uninstall_filter",
+    "uninstall_merge_driver",
 ]
 
 FILTER_NAME = "mlvc-strip"
 ATTRIBUTES_LINE = f"*.ipynb filter={FILTER_NAME}"
 
 _OUR_LINE = ATTRIBUTES_LINE.encode().split()
+MERGE_LINES = ("*.ipynb merge=jupyternotebook", "*.ipynb diff=jupyternotebook")
+_DRIVERS = "jupyternotebook"
 _EMPTY_NOTEBOOK = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
 _PROBE_TIMEOUT = 60.0  # seconds; a cold interpreter on a loaded machine takes one or two
 
@@ -229,3 +242,68 @@ def _write(path: Path, content: bytes) -> None:
         atomic_write(path, content)
     except OSError as exc:
         raise _file_error("write", path, exc) from exc
+
+
+def install_merge_driver(root: Path, *, python: str | None = None) -> list[str]:
+    """Make git merge and diff notebooks with nbdime; return the settings written.
+
+    Raises:
+        NotARepositoryError: ``root`` is not inside a git working tree.
+        MlvcError: nbdime cannot be imported by ``python`` (the hint says how to install it),
+            or the attributes file could not be written.
+    """
+    interpreter = os.path.abspath(python or sys.executable)
+    _require_nbdime(interpreter)
+    git, attributes = _locate(root)
+    quoted = shlex.quote(interpreter)
+    settings = {
+        f"merge.{_DRIVERS}.name": "jupyter notebook merge driver",
+        f"merge.{_DRIVERS}.driver": f"{quoted} -m nbdime.vcs.git.mergedriver merge %O %A %B %L %P",
+        f"diff.{_DRIVERS}.command": f"{quoted} -m nbdime.vcs.git.diffdriver diff",
+    }
+    for key, value in settings.items():
+        git.run("config", "--local", key, value)
+    content = _read(attributes)
+    present = {line.strip() for line in content.decode("utf-8", "replace").splitlines()}
+    missing = [line for line in MERGE_LINES if line not in present]
+    if missing:
+        added = _eol(content).join(line.encode() for line in missing)
+        _write(attributes, content + _separator(content) + added + _eol(content))
+    return [f"{key} = {value}" for key, value in settings.items()]
+
+
+def uninstall_merge_driver(root: Path) -> None:
+    """Remove the nbdime drivers' attribute lines and settings, leaving the rest untouched.
+
+    Raises:
+        NotARepositoryError: ``root`` is not inside a git working tree.
+        MlvcError: The attributes file could not be written.
+    """
+    git, attributes = _locate(root)
+    content = _read(attributes)
+    ours = {line.encode() for line in MERGE_LINES}
+    kept = [line for line in content.splitlines(keepends=True) if line.strip() not in ours]
+    if b"".join(kept) != content:
+        _write(attributes, b"".join(kept))
+    for section in (f"merge.{_DRIVERS}", f"diff.{_DRIVERS}"):
+        if git.run("config", "--local", "--get-regexp", f"^{section}\\.", ok_status=(0, 1)):
+            git.run("config", "--local", "--remove-section", section)
+
+
+def _require_nbdime(interpreter: str) -> None:
+    """Raise MlvcError unless ``interpreter`` can import nbdime's git drivers."""
+    probe = [interpreter, "-c", "import nbdime.vcs.git.mergedriver"]
+    try:
+        proc = subprocess.run(probe, capture_output=True, timeout=_PROBE_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise MlvcError(
+            f"Cannot run '{interpreter}' to look for nbdime: {exc}.",
+            hint="Run `mlvc filter install --merge` with the Python that has mlvc-jupyter.",
+        ) from exc
+    if proc.returncode:
+        raise MlvcError(
+            f"nbdime is not installed for '{interpreter}', so git cannot merge notebooks "
+            "cell by cell; nothing was changed.",
+            hint=f"Install it (`{shlex.quote(interpreter)} -m pip install nbdime`, or `pip "
+            "install nbdime`), then run `mlvc filter install --merge` again.",
+        )

@@ -7,6 +7,7 @@ where they enter (the manager's public methods), with the validators below.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -20,11 +21,15 @@ __all__ = [
     "REFS",
     "REMOTES",
     "SAFETY",
+    "TRASH",
     "ExperimentRef",
     "is_experiment_id",
     "is_experiment_name",
     "remote_experiments",
     "safety_ref",
+    "trash_experiment_ref",
+    "trash_stamp",
+    "trash_tag_ref",
     "validate_branch_name",
     "validate_experiment_id",
     "validate_experiment_name",
@@ -38,6 +43,7 @@ EXPERIMENTS = f"{REFS}/experiments"
 SAFETY = f"{REFS}/safety"
 REMOTES = f"{REFS}/remotes"
 """Remote-tracking experiments: ``refs/mlvc/remotes/<remote>/experiments/<id>``, written by pull."""
+TRASH = f"{REFS}/trash"
 BRANCH_PREFIX = "mlvc/"
 HEADS = "refs/heads/"
 TAGS = "refs/tags/"
@@ -119,6 +125,22 @@ def remote_experiments(remote: str) -> str:
 def safety_ref(stamp: str) -> str:
     """Return the ref of a safety snapshot taken at ``stamp`` (a UTC time, sortable)."""
     return f"{SAFETY}/{stamp}"
+
+
+def trash_stamp(when: dt.datetime | None = None) -> str:
+    """Return a UTC time as a sortable ref component (``20260101T120000.000000Z``)."""
+    moment = when or dt.datetime.now(dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+def trash_experiment_ref(experiment_id: str, stamp: str) -> str:
+    """Return the ref keeping an experiment's checkpoints after ``rm`` at ``stamp``."""
+    return f"{TRASH}/experiments/{experiment_id}/{stamp}"
+
+
+def trash_tag_ref(name: str, stamp: str) -> str:
+    """Return the ref keeping deleted tag ``name``'s object (deleted at ``stamp``)."""
+    return f"{TRASH}/tags/{stamp}/{name}"
 
 
 def _check_common(name: str, kind: str) -> None:

@@ -208,12 +208,15 @@ class Git:
         ok_status: Iterable[int] = (0,),
         timeout: float,
         stall_timeout: float,
+        terminal: bool = False,
     ) -> subprocess.CompletedProcess[bytes]:
         """Run ``git <args>`` handing each line of its stderr to ``on_stderr`` as it comes.
 
-        For transfers (fetch, push): git's ``--progress`` lines end in ``\r`` or ``\n``, and
-        each counts as a sign of life. git is killed, with what it started (ssh, a credential
-        helper), once it has run ``timeout`` seconds or said nothing for ``stall_timeout``.
+        For long work that shows progress (fetch, push, gc): git's progress lines end in ``\r``
+        or ``\n``, and each counts as a sign of life. git is killed, with what it started (ssh,
+        a credential helper), once it has run ``timeout`` seconds or said nothing for
+        ``stall_timeout``. ``terminal``: stderr is a pseudo-terminal where there is one (POSIX),
+        for commands that show progress only on a terminal (``git gc``); else a pipe.
 
         Raises:
             GitOperationError: git exited with a status outside ``ok_status``, or was stopped.
@@ -222,7 +225,9 @@ class Git:
         full_env = self.env if env is None else {**self.env, **env}
         start = time.perf_counter()
         try:
-            proc, stalled = _stream(argv, self.cwd, full_env, on_stderr, timeout, stall_timeout)
+            proc, stalled = _stream(
+                argv, self.cwd, full_env, on_stderr, (timeout, stall_timeout), terminal=terminal
+            )
         except OSError as exc:
             raise GitOperationError(
                 f"Could not start git: {exc.strerror}.", command=_scrub(["git", *args]),
@@ -251,45 +256,75 @@ def _stream(
     cwd: Path,
     env: Mapping[str, str],
     on_stderr: Callable[[str], None],
-    timeout: float,
-    stall_timeout: float,
+    limits: tuple[float, float],
+    *,
+    terminal: bool,
 ) -> tuple[subprocess.CompletedProcess[bytes], str | None]:
-    """Run ``argv`` reading stderr line by line; return it and why it was stopped (or None)."""
-    pipe = subprocess.PIPE
-    with subprocess.Popen(
-        argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=pipe, stderr=pipe,
-        start_new_session=True,
-    ) as proc:  # fmt: skip
-        out_pipe, err_pipe = proc.stdout, proc.stderr
-        assert out_pipe is not None  # both are pipes
-        assert err_pipe is not None
-        started = last = time.monotonic()
-        stdout: list[bytes] = []
-        stderr = bytearray()
+    """Run ``argv`` reading stderr line by line; return it and why it was stopped (or None).
 
-        def read_stdout() -> None:
-            stdout.append(out_pipe.read())
+    ``limits`` are the total and the stall timeouts, in seconds.
+    """
+    err_read, err_write = _terminal_or_pipe() if terminal else os.pipe()
+    try:
+        with subprocess.Popen(
+            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=err_write, start_new_session=True,
+        ) as proc:  # fmt: skip
+            os.close(err_write)
+            err_write = -1
+            out_pipe = proc.stdout
+            assert out_pipe is not None  # a pipe
+            started = last = time.monotonic()
+            stdout: list[bytes] = []
+            stderr = bytearray()
 
-        def read_stderr() -> None:
-            nonlocal last
-            pending = b""
-            while chunk := os.read(err_pipe.fileno(), 8192):
-                last = time.monotonic()
-                stderr.extend(chunk)
-                *lines, pending = re.split(rb"[\r\n]", pending + chunk)
-                for line in lines:
-                    if line.strip():
-                        on_stderr(line.decode("utf-8", "replace"))
+            def read_stdout() -> None:
+                stdout.append(out_pipe.read())
 
-        readers = [threading.Thread(target=f, daemon=True) for f in (read_stdout, read_stderr)]
-        for reader in readers:
-            reader.start()
-        stopped = _watch(proc, started, lambda: last, timeout, stall_timeout)
-        for reader in readers:
-            reader.join()
-        proc.wait()
+            def read_stderr() -> None:
+                nonlocal last
+                pending = b""
+                while chunk := _read_chunk(err_read):
+                    last = time.monotonic()
+                    stderr.extend(chunk)
+                    *lines, pending = re.split(rb"[\r\n]", pending + chunk)
+                    for line in lines:
+                        if line.strip():
+                            on_stderr(line.decode("utf-8", "replace"))
+                if pending.strip():
+                    on_stderr(pending.decode("utf-8", "replace"))
+
+            readers = [threading.Thread(target=f, daemon=True) for f in (read_stdout, read_stderr)]
+            for reader in readers:
+                reader.start()
+            stopped = _watch(proc, started, lambda: last, *limits)
+            for reader in readers:
+                reader.join()
+            proc.wait()
+    finally:
+        os.close(err_read)
+        if err_write != -1:
+            os.close(err_write)
     done = subprocess.CompletedProcess(argv, proc.returncode, b"".join(stdout), bytes(stderr))
     return done, stopped
+
+
+def _terminal_or_pipe() -> tuple[int, int]:
+    """Return (read end, write end) of a pseudo-terminal, or of a pipe where there is none."""
+    try:
+        import pty
+
+        return pty.openpty()
+    except (ImportError, OSError):
+        return os.pipe()
+
+
+def _read_chunk(fd: int) -> bytes:
+    """Read what ``fd`` has; b"" at its end (a pseudo-terminal says EIO once its writer left)."""
+    try:
+        return os.read(fd, 8192)
+    except OSError:
+        return b""
 
 
 def _watch(

@@ -50,6 +50,13 @@ class Settings:
         tracking_backend: Where ``log_metrics`` goes (``local`` for now).
         allow_secrets: Globs of files the secret guard lets through (``"tests/fixtures/*"``);
             a glob without ``/`` matches the file name in any folder.
+        auto_tag: ``"patch"``, ``"minor"`` or ``"major"``: every experiment that ends with
+            status success gets the next ``<auto_tag_prefix>vX.Y.Z`` tag; ``""`` turns it off.
+        auto_tag_prefix: The release line auto-tag bumps (``bert-`` gives ``bert-v1.2.3``).
+        gc_auto_every: Every this many checkpoints a process asks git's own ``gc --auto``, in
+            the background, whether loose objects need packing; 0 turns it off.
+        gc_auto_limit: The loose-object count above which that ``gc --auto`` packs (git's
+            ``gc.auto``; 6700 is git's default).
     """
 
     max_file_size: int = 50 * 1024 * 1024
@@ -57,6 +64,10 @@ class Settings:
     keep_output_tag: str = "keep_output"
     tracking_backend: str = "local"
     allow_secrets: tuple[str, ...] = ()
+    auto_tag: str = ""
+    auto_tag_prefix: str = ""
+    gc_auto_every: int = 100
+    gc_auto_limit: int = 6700
 
     def to_dict(self) -> dict[str, object]:
         """Return the settings as JSON-ready data (keys with underscores)."""
@@ -66,6 +77,10 @@ class Settings:
             "keep_output_tag": self.keep_output_tag,
             "tracking_backend": self.tracking_backend,
             "allow_secrets": list(self.allow_secrets),
+            "auto_tag": self.auto_tag,
+            "auto_tag_prefix": self.auto_tag_prefix,
+            "gc_auto_every": self.gc_auto_every,
+            "gc_auto_limit": self.gc_auto_limit,
         }
 
 
@@ -191,9 +206,35 @@ def _convert(key: str, value: object, path: Path, where: str) -> object:
             return tuple(value)
         example = '["metadata.foo"]' if key == "strip_extra_keys" else '["tests/fixtures/*"]'
         raise _type_error(where + name, value, path, f"an array of strings, e.g. {example}")
+    if key in _HOUSEKEEPING:
+        return _housekeeping_value(key, value, path, where)
     if isinstance(value, str) and value:  # keep_output_tag, tracking_backend
         return value
     raise _type_error(where + name, value, path, "a non-empty string")
+
+
+_HOUSEKEEPING = ("auto_tag", "auto_tag_prefix", "gc_auto_every", "gc_auto_limit")
+_BUMPS = ("", "patch", "minor", "major")
+
+
+def _housekeeping_value(key: str, value: object, path: Path, where: str) -> object:
+    """Check auto-tag (a version part), its prefix (a string) and the gc counts (ints >= 0).
+
+    Raises:
+        ConfigError: The value has the wrong type or is not one of the accepted values.
+    """
+    name = where + key.replace("_", "-")
+    if key == "auto_tag":
+        if value in _BUMPS:
+            return value
+        raise _type_error(name, value, path, 'one of "patch", "minor", "major" (or "" for off)')
+    if key == "auto_tag_prefix":
+        if isinstance(value, str):
+            return value
+        raise _type_error(name, value, path, 'a string, e.g. "bert-"')
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise _type_error(name, value, path, "a whole number, 0 or more")
 
 
 def _type_error(name: str, value: object, path: Path, expected: str) -> ConfigError:

@@ -1,17 +1,36 @@
-"""Give experiments names git users know: annotated tags and real branches."""
+"""Give experiments names git users know: annotated tags and real branches.
+
+Tags mlvc creates are annotated and carry a marker line naming their experiment, so they can be
+listed per experiment and told apart from the user's own. A *clean* branch is a promotion: one
+new commit holding the experiment's files without mlvc's ``.mlvc/`` records, whose parent is
+the user's HEAD at the experiment's last checkpoint (the commit its files were recorded on top
+of; the HEAD it started from unless the user committed meanwhile), so it merges into main like
+any feature branch. Deleting a tag keeps its object under ``refs/mlvc/trash/tags/`` until gc.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from mlvc_jupyter.core.reading.listing import get
 from mlvc_jupyter.core.recording.summary import TAG_MARKER
-from mlvc_jupyter.core.records import Checkpoint
-from mlvc_jupyter.core.repo.refs import ExperimentRef, validate_branch_name, validate_new_tag
+from mlvc_jupyter.core.records import Checkpoint, ExperimentSummary, ExperimentTag
+from mlvc_jupyter.core.repo.refs import (
+    HEADS,
+    TAGS,
+    ExperimentRef,
+    trash_stamp,
+    trash_tag_ref,
+    validate_branch_name,
+    validate_new_tag,
+    validate_tag_name,
+)
 from mlvc_jupyter.core.repo.repository import Repository
+from mlvc_jupyter.core.sharing.versions import next_version
 from mlvc_jupyter.errors import (
     DirtyWorkingTreeError,
     GitOperationError,
@@ -19,7 +38,27 @@ from mlvc_jupyter.errors import (
     MlvcError,
 )
 
-__all__ = ["branch", "check_tag_name", "prepare_tag", "switch", "tag", "tag_checkpoint"]
+__all__ = [
+    "PROMOTED_MARKER",
+    "auto_tag",
+    "branch",
+    "bump_tag",
+    "check_tag_name",
+    "delete_tag",
+    "experiment_tags",
+    "prepare_tag",
+    "switch",
+    "tag",
+    "tag_checkpoint",
+]
+
+PROMOTED_MARKER = "mlvc-promoted: "
+"""The last line of a clean branch's commit: it names the experiment it promotes."""
+
+_TAG_FORMAT = (
+    "%(refname:lstrip=2)%00%(objectname)%00%(*objectname)%00%(creatordate:iso-strict)%00"
+    "%(contents)%00"
+)
 
 
 def prepare_tag(repo: Repository, name: str) -> None:
@@ -145,27 +184,160 @@ def _signing_errors(name: str, outcome: str) -> Iterator[None]:
         ) from exc
 
 
-def branch(repo: Repository, experiment_id: str) -> str:
-    """Create branch ``mlvc/<id>`` at the experiment's last checkpoint, without checking it out.
+def branch(
+    repo: Repository, experiment_id: str, name: str | None = None, *, clean: bool = False
+) -> str:
+    """Create branch ``name`` (default ``mlvc/<id>``) for an experiment; return its name.
+
+    Without ``clean`` it points at the last checkpoint. With ``clean`` it points at a new
+    commit holding the checkpoint's files minus ``.mlvc/``, whose parent is the user's HEAD at
+    that checkpoint, so it merges into main. The branch is never checked out; creating it
+    again where it already is does nothing.
 
     Raises:
+        InvalidNameError: git refuses ``name``.
         ExperimentNotFoundError: no such experiment.
         MlvcError: the branch exists and points elsewhere.
     """
     summary = get(repo, experiment_id)
-    refs = ExperimentRef(experiment_id)
-    name = refs.branch
-    current = repo.ref_exists(refs.branch_ref)
-    if current == summary.commit:
+    name = name or ExperimentRef(experiment_id).branch
+    _validate_branch_with_git(repo, name)
+    current = repo.ref_exists(HEADS + name)
+    target = _clean_commit(repo, summary, current) if clean else summary.commit
+    if current == target:
         return name
     if current is not None:
         raise MlvcError(
             f"Branch '{name}' already exists at {current[:8]}, not at experiment "
             f"'{experiment_id}' ({summary.commit[:8]}).",
-            hint=f"Delete or rename it first (`git branch -m {name} {name}-old`).",
+            hint=f"Name another branch (`mlvc branch {experiment_id} NAME`), or delete or "
+            f"rename it first (`git branch -m {name} {name}-old`).",
         )
-    repo.git.run("update-ref", "--no-deref", refs.branch_ref, summary.commit, repo.null_oid)
+    repo.git.run("update-ref", "--no-deref", HEADS + name, target, repo.null_oid)
     return name
+
+
+def _validate_branch_with_git(repo: Repository, name: str) -> None:
+    validate_branch_name(name)
+    refused = repo.git.run_full("check-ref-format", "--branch", name, ok_status=(0, 128))
+    if refused.returncode:
+        raise InvalidNameError(
+            f"Invalid branch name {name!r}: git refuses it (`git check-ref-format`).",
+            name=name,
+            hint="Use letters, digits, '.', '_', '-' and '/', e.g. 'promote/lr-0.1'.",
+        )
+
+
+def _clean_commit(repo: Repository, summary: ExperimentSummary, current: str | None) -> str:
+    """Return the promotion commit of ``summary``'s checkpoint: its tree minus ``.mlvc/``.
+
+    When branch tip ``current`` already holds that tree on the same parent, it is the answer
+    (promoting twice makes one commit).
+    """
+    listing = repo.git.run("ls-tree", "-z", "--end-of-options", summary.commit)
+    entries = [e for e in listing.split(b"\0") if e and not e.endswith(b"\t.mlvc")]
+    tree = repo.git.run("mktree", "-z", stdin=b"\0".join(entries) + b"\0").decode().strip()
+    parents = [summary.head] if summary.head else []
+    if current is not None:
+        shown = repo.git.run("show", "-s", "--format=%T %P", current).decode().split()
+        if shown[:1] == [tree] and shown[1:] == parents:
+            return current
+    message = _promotion_message(summary)
+    args = [arg for parent in parents for arg in ("-p", parent)]
+    out = repo.git.run("commit-tree", tree, *args, stdin=message, env=repo.identity_env)
+    return out.decode().strip()
+
+
+def _promotion_message(summary: ExperimentSummary) -> bytes:
+    title = summary.name or summary.id
+    metrics = json.dumps(summary.metrics, sort_keys=True)
+    return (
+        f"{title}: {summary.message}\n\nPromoted from mlvc experiment {summary.id}, checkpoint "
+        f"#{summary.checkpoints} ({summary.commit}), without its .mlvc/ records.\n"
+        f"Status: {summary.status}. Metrics: {metrics}\n{PROMOTED_MARKER}{summary.id}\n"
+    ).encode()
+
+
+def experiment_tags(repo: Repository, experiment_id: str | None = None) -> list[ExperimentTag]:
+    """Return the tags mlvc made (all, or one experiment's), by name.
+
+    A tag counts when its annotated message carries mlvc's marker line; the user's own tags
+    are left out (``git tag`` lists them).
+    """
+    out = repo.git.run("for-each-ref", f"--format={_TAG_FORMAT}", TAGS)
+    tags = []
+    for line in out.decode("utf-8", "replace").split("\0\n"):
+        fields = line.split("\0")
+        if len(fields) < 5 or TAG_MARKER not in fields[4]:
+            continue
+        marked = fields[4][fields[4].rfind(TAG_MARKER) + len(TAG_MARKER) :]
+        owner = marked.split("\n", 1)[0].strip()
+        if experiment_id in (None, owner):
+            commit = fields[2] or fields[1]
+            tags.append(ExperimentTag(fields[0], owner, commit, fields[3]))
+    return sorted(tags, key=lambda t: t.name)
+
+
+def delete_tag(repo: Repository, name: str) -> str:
+    """Delete tag ``name``, keeping its object on a trash ref until gc; return that ref.
+
+    Raises:
+        InvalidNameError: the name breaks the naming rules.
+        MlvcError: there is no such tag.
+    """
+    validate_tag_name(name)
+    oid = repo.ref_exists(TAGS + name)
+    if oid is None:
+        raise MlvcError(
+            f"There is no tag '{name}'.",
+            hint="List the experiments' tags with `mlvc tag --list` (`%vc_tag --list`).",
+        )
+    kept = trash_tag_ref(name, trash_stamp())
+    repo.git.run("update-ref", kept, oid, repo.null_oid)
+    repo.git.run("update-ref", "-d", TAGS + name, oid)
+    return kept
+
+
+def bump_tag(repo: Repository, experiment_id: str, part: str, *, prefix: str = "") -> str:
+    """Tag the experiment's last checkpoint with the next ``<prefix>vX.Y.Z``; return it.
+
+    Raises:
+        MlvcError: ``part`` is unknown; the experiment does not exist; the tag fails.
+        InvalidNameError: the prefix makes an invalid tag name.
+    """
+    name = _next_tag(repo, part, prefix)
+    return tag(repo, experiment_id, name)
+
+
+def auto_tag(repo: Repository, checkpoint: Checkpoint) -> Checkpoint:
+    """Tag a final checkpoint with status success with the next version when the settings
+    ask (``auto-tag``); return the checkpoint with its tags.
+
+    Raises:
+        MlvcError: the tag could not be created; the checkpoint is recorded all the same
+            (the message says so and how to tag it by hand).
+    """
+    part = repo.settings.auto_tag
+    if not part or checkpoint.status != "success":
+        return checkpoint
+    exp = checkpoint.experiment_id
+    try:
+        name = _next_tag(repo, part, repo.settings.auto_tag_prefix)
+        prepare_tag(repo, name)
+        tag_checkpoint(repo, checkpoint, name)
+    except MlvcError as exc:
+        raise MlvcError(
+            f"Experiment '{exp}' ended and its final checkpoint #{checkpoint.seq} is recorded, "
+            f"but the automatic {part} tag (setting auto-tag) was not created: {exc.message}",
+            hint=f"Do not end it again. Fix the cause, then tag it with `%vc_tag {exp} --bump "
+            f"{part}` (CLI: `mlvc tag {exp} --bump {part}`).",
+        ) from exc
+    return replace(checkpoint, tags=sorted([*checkpoint.tags, name]))
+
+
+def _next_tag(repo: Repository, part: str, prefix: str) -> str:
+    out = repo.git.run("for-each-ref", "--format=%(refname:lstrip=2)", TAGS)
+    return next_version(out.decode("utf-8", "replace").splitlines(), part, prefix)
 
 
 def check_tag_name(repo: Repository, name: str) -> str:

@@ -1,0 +1,1 @@
+"""Retention and housekeeping: remove experiments (with undo), gc by policy, automatic gc."""
