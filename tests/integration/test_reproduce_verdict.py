@@ -128,12 +128,31 @@ def test_large_files_come_back_from_the_cache_or_are_listed_missing(git_repo: Gi
                     "data/gone.bin": b"g" * 5000})  # fmt: skip
     manager = ExperimentManager(git_repo.path)
     manager.start("e")
-    ContentCache(manager.repo).add(git_repo.path / "cached.bin")
+    gone = next(f for f in manager.show("e").large_files if f.path == "data/gone.bin")
+    manager.writer.large_files.wait()
+    ContentCache(manager.repo).path_of(gone.sha256).unlink()  # as on a machine that lacks it
     result = manager.reproduction("e")
     states = {check.path: check.state for check in result.drift.data}
     assert states == {"cached.bin": "restored", "data/gone.bin": "missing"}
     assert (Path(result.worktree) / "cached.bin").read_bytes() == b"c" * 5000
     assert result.drift.drifted
+
+
+def test_the_drift_report_names_a_changed_and_a_missing_data_file(git_repo: GitRepo) -> None:
+    git_repo.write({".gitignore": "data/\n", "data/train.csv": "x,y\n1,2\n",
+                    "data/test.csv": "x,y\n3,4\n", "data/labels.csv": "y\n"})  # fmt: skip
+    manager = ExperimentManager(git_repo.path)
+    manager.start("e", data=["data/train.csv", "data/test.csv", "data/labels.csv"])
+    git_repo.write({"data/train.csv": "x,y\n1,3\n"})
+    (git_repo.path / "data" / "test.csv").unlink()
+    drift = manager.reproduction("e").drift
+    assert {c.path: (c.kind, c.state) for c in drift.data} == {
+        "data/train.csv": ("data", "changed"),
+        "data/test.csv": ("data", "missing"),
+        "data/labels.csv": ("data", "match"),
+    }
+    text = mlvc(git_repo.path, "reproduce", "e").stdout
+    assert "data/train.csv   data  changed" in text, text
 
 
 def test_reproductions_never_show_in_status_nor_in_a_checkpoint(git_repo: GitRepo) -> None:
@@ -210,3 +229,12 @@ def test_tolerances_parse_and_are_written_back_into_the_cell() -> None:
         "--tolerance loss=0.01"
     )
     assert reproduce_cell_text("e") == "%vc_reproduce e"  # what the sidebar inserts
+
+
+def test_the_sidebar_inserts_the_cell_text_core_builds() -> None:
+    """The sidebar's "Reproduce here" builds its line in TypeScript (no server round trip);
+    it must stay core's default cell text (ids never need shell quoting)."""
+    index = (ROOT / "labextension" / "src" / "index.ts").read_text()
+    template = "setSource(`%vc_reproduce ${id}`)"
+    assert template in index
+    assert reproduce_cell_text("exp-1.a_b") == "%vc_reproduce exp-1.a_b"
