@@ -134,7 +134,7 @@ def test_vc_start_help_names_every_argument(shell: InteractiveShell) -> None:
     text = " ".join(ANSI.sub("", shell.object_inspect_text("%vc_start")).split())
     assert (
         "%vc_start [-n NAME] [--config VAR] [--branch] [--track BACKEND] [--seed N] [--resume] "
-        "[--notebook PATH] [--entry CMD] [--live] EXP_ID"
+        "[--data PATH] [--notebook PATH] [--entry CMD] [--live] EXP_ID"
     ) in text
     for expected in (
         "EXP_ID letters, digits, '.', '_' and '-'",

@@ -238,3 +238,17 @@ def test_the_sidebar_inserts_the_cell_text_core_builds() -> None:
     template = "setSource(`%vc_reproduce ${id}`)"
     assert template in index
     assert reproduce_cell_text("exp-1.a_b") == "%vc_reproduce exp-1.a_b"
+
+
+def test_a_folder_name_is_excluded_literally_and_a_newline_is_refused(git_repo: GitRepo) -> None:
+    manager = ExperimentManager(git_repo.path)
+    manager.start("e")
+    manager.reproduce("e", path=git_repo.path / "r*[1] ")
+    git_repo.write({"rx[1] /keep.txt": "mine", "r-1 /keep.txt": "mine"})  # a wildcard would hide
+    assert git_repo.git("status", "--porcelain", "-uall").splitlines() == [
+        '?? "r-1 /keep.txt"', '?? "rx[1] /keep.txt"',
+    ]  # fmt: skip
+    with pytest.raises(MlvcError, match="control character cannot be kept out of git status"):
+        manager.reproduce("e", path=git_repo.path / "a\nb")
+    assert not (git_repo.path / "a\nb").exists()
+    assert "b/" not in (git_repo.path / ".git" / "info" / "exclude").read_text().splitlines()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import NoReturn
 
@@ -104,7 +105,11 @@ def _exclude(repo: Repository, target: Path) -> None:
     relative = target.resolve().relative_to(repo.root.resolve())
     if relative.parts[:1] == (REPRODUCTIONS,):
         relative = Path(REPRODUCTIONS)
-    line = f"/{relative.as_posix()}/"
+    if any(ord(c) < 32 or ord(c) == 127 for c in relative.as_posix()):
+        # A newline would split the exclude line in two ("b/" alone hides every folder b).
+        _refuse(target, "a folder in the project whose name holds a control character cannot "
+                "be kept out of git status")  # fmt: skip
+    line = f"/{_escaped(relative.as_posix())}/"
     exclude = repo.paths.common_dir / "info" / "exclude"
     try:
         text = exclude.read_text(encoding="utf-8")
@@ -116,6 +121,13 @@ def _exclude(repo: Repository, target: Path) -> None:
     separator = "\n" if text and not text.endswith("\n") else ""
     exclude.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(exclude, f"{text}{separator}{header}{line}\n")
+
+
+def _escaped(relative: str) -> str:
+    """Return ``relative`` as a literal git exclude pattern: wildcards, backslashes and a
+    trailing space escaped."""
+    escaped = re.sub(r"([\\*?\[])", r"\\\1", relative)
+    return escaped[:-1] + "\\ " if escaped.endswith(" ") else escaped
 
 
 def _target(repo: Repository, experiment_id: str, path: str | os.PathLike[str] | None) -> Path:
