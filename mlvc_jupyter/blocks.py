@@ -281,6 +281,9 @@ def reproduction_blocks(reproduction: Reproduction) -> list[Block]:
     blocks += drift_blocks(r.drift)
     if r.verdict is not None:
         blocks += verdict_blocks(r.verdict)
+    elif r.entry is not None:
+        blocks.append(f"Re-run it and compare its metrics: `%vc_reproduce {r.experiment_id} --run` "
+                      f"(shell: `mlvc reproduce {r.experiment_id} --run`).")  # fmt: skip
     return blocks
 
 

@@ -252,3 +252,15 @@ def test_a_folder_name_is_excluded_literally_and_a_newline_is_refused(git_repo: 
         manager.reproduce("e", path=git_repo.path / "a\nb")
     assert not (git_repo.path / "a\nb").exists()
     assert "b/" not in (git_repo.path / ".git" / "info" / "exclude").read_text().splitlines()
+
+
+def test_a_rerun_does_not_rerun_again(git_repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry point that itself reproduces (`mlvc reproduce --run` in train.sh) would recurse."""
+    manager = ExperimentManager(git_repo.path)
+    manager.start("e", details={"entry": "sh train.sh"})
+    manager.end("e", metrics={"acc": 1})
+    monkeypatch.setenv("MLVC_REPRODUCES", "outer")
+    verdict = manager.reproduction("e", ReproduceOptions(run=True)).verdict
+    assert verdict is not None
+    assert verdict.line == "could not run: this process is itself a re-run of outer"
+    assert manager.query("repro").total == 0

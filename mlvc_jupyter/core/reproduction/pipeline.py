@@ -21,7 +21,7 @@ from mlvc_jupyter.core.reproduction.drift import (
     restore_large_files,
 )
 from mlvc_jupyter.core.reproduction.execute import entry_point, run_entry
-from mlvc_jupyter.core.reproduction.linking import child_environment
+from mlvc_jupyter.core.reproduction.linking import child_environment, reproducing
 from mlvc_jupyter.core.reproduction.options import ReproduceOptions
 from mlvc_jupyter.core.reproduction.runs import free_run_id
 from mlvc_jupyter.core.reproduction.verdict import (
@@ -103,6 +103,8 @@ def _rerun(
 ) -> Verdict:
     """Run the entry point as the linked run ``<id>-repro<N>``; judge its final metrics."""
     original = record.summary
+    if reproducing() is not None:  # an entry point that reproduces would recurse forever
+        return could_not_run(f"this process is itself a re-run of {reproducing()}", tolerance)
     run_id = free_run_id(writer.existing_ids(), original.id)
     seed = original.extra.get("seed")
     env = child_environment(original.id, run_id, seed if isinstance(seed, int) else None)
