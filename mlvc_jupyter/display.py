@@ -19,6 +19,7 @@ from mlvc_jupyter.blocks import (
     gc_blocks,
     page_blocks,
     record_blocks,
+    reproduction_blocks,
     status_blocks,
     tags_blocks,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "GcView",
     "Notice",
     "RecordView",
+    "ReproductionView",
     "RestoreView",
     "StatusView",
     "TagsView",
@@ -242,6 +244,16 @@ def _load_configs_hint(restored: Any) -> str:
         "Its configs load into a variable with `from mlvc_jupyter import ExperimentManager` "
         f"and then `cfg = ExperimentManager().load_configs({str(restored.source)!r})`."
     )
+
+
+class ReproductionView(_View):
+    """A reproduction: where it is, its drift report and, after ``--run``, the verdict."""
+
+    __slots__ = ()
+
+    def blocks(self) -> list[Block]:
+        """Return the checkout, the drift report and the verdict table with its outcome."""
+        return reproduction_blocks(self.record)
 
 
 class Notice(_View):

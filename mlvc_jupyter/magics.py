@@ -161,6 +161,12 @@ class VCMagics(Magics):
     )
     @argument("--notebook", metavar="PATH", help="this notebook's path, if not detected")
     @argument(
+        "--entry",
+        metavar="CMD",
+        help='the command that re-runs the experiment, e.g. "python train.py" (`%%vc_reproduce '
+        "--run` runs it; default: this notebook)",
+    )
+    @argument(
         "--live",
         action="store_true",
         help="show the tracker's metric curves live, redrawn as tracker.log_metrics is called "
@@ -179,6 +185,7 @@ class VCMagics(Magics):
             track=args.track or ("local" if args.live else None),
             configs=self.session.variable(args.config, "--config"),
             create_branch=args.branch, resume=args.resume, data=args.data,
+            entry=args.entry,
         )  # fmt: skip
         self._show(display.CheckpointView(checkpoint))
         if args.live:
@@ -348,7 +355,7 @@ class VCMagics(Magics):
             return display.ComparisonView(self.manager.compare(ids))  # type: ignore[return-value]  # shows like the view
         return display.DiffView(self.manager.diff(args.a, args.b))
 
-    # -- labels, configs, reproduction ----------------------------------------------------------
+    # -- labels and configs (%vc_reproduce: magics_reproduce.py) ------------------------------
 
     @line_magic
     @reports_errors
@@ -424,30 +431,17 @@ class VCMagics(Magics):
         args = parse(self.vc_restore, line)
         self._show(display.RestoreView(self.manager.restore(args.source)))
 
-    @line_magic
-    @reports_errors
-    @magic_arguments()
-    @argument("experiment_id", metavar="EXP_ID", help="the experiment to reproduce")
-    @argument("--dir", metavar="PATH", help="where (default: .git/mlvc/worktrees/EXP_ID)")
-    def vc_reproduce(self, line: str) -> None:
-        """Check out an experiment's last checkpoint in a separate worktree."""
-        args = parse(self.vc_reproduce, line)
-        from mlvc_jupyter.widgets.progress import ProgressBar
-
-        with ProgressBar(f"reproducing {args.experiment_id}") as progress:
-            path = self.manager.reproduce(args.experiment_id, path=args.dir, on_progress=progress)
-        self._show(display.Notice(f"{args.experiment_id} is checked out in {path}.", path))
-
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics (``%load_ext mlvc_jupyter``)."""
     from mlvc_jupyter.magics_housekeeping import HousekeepingMagics
+    from mlvc_jupyter.magics_reproduce import ReproduceMagics
     from mlvc_jupyter.magics_sharing import SharingMagics
 
     main = VCMagics(ipython)
     ipython.register_magics(main)
-    ipython.register_magics(SharingMagics(ipython, main))
-    ipython.register_magics(HousekeepingMagics(ipython, main))
+    for family in (SharingMagics, HousekeepingMagics, ReproduceMagics):
+        ipython.register_magics(family(ipython, main))
 
 
 def unload_ipython_extension(ipython: Any) -> None:

@@ -39,7 +39,6 @@ __all__ = [
     "cmd_filter",
     "cmd_init",
     "cmd_log",
-    "cmd_reproduce",
     "cmd_restore",
     "cmd_show",
     "cmd_start",
@@ -156,6 +155,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     options = {
         "name": args.name, "configs": configs, "message": args.message,
         "create_branch": args.branch, "resume": args.resume, "data": args.data,
+        "details": {"entry": args.entry} if args.entry else None,
     }  # fmt: skip
     if args.track:
         from mlvc_jupyter.core.session import ExperimentSession
@@ -261,14 +261,6 @@ def cmd_branch(args: argparse.Namespace) -> int:
     what = "a clean copy (no .mlvc/) of" if args.clean else "the last checkpoint of"
     print(f"Branch '{name}' points at {what} {args.experiment_id}.")
     print(f"It is not checked out; `git switch {name}` would.")
-    return 0
-
-
-def cmd_reproduce(args: argparse.Namespace) -> int:
-    target = _path(args, args.dir) if args.dir else None
-    path = _manager(args).reproduce(args.experiment_id, path=target)
-    print(f"Reproduced {args.experiment_id} in {path}")
-    print("It is a detached git worktree; your HEAD, index and working files are untouched.")
     return 0
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mlvc_jupyter import __version__
-from mlvc_jupyter.cli import commands, housekeeping, sharing
+from mlvc_jupyter.cli import commands, housekeeping, reproduce, sharing
 from mlvc_jupyter.core.reading.options import QUERY_OPTIONS
 
 __all__ = ["build_parser"]
@@ -180,6 +180,10 @@ def _add_start(subparsers: Any) -> None:
         help="also open a run in remote trackers, e.g. local,mlflow (wandb, tensorboard): "
         "configs and the start commit go there; the run stays open like the experiment",
     )  # fmt: skip
+    p.add_argument(
+        "--entry", metavar="CMD",
+        help='the command that re-runs it, e.g. "python train.py" (`mlvc reproduce --run`)',
+    )  # fmt: skip
 
 
 def _add_commit(subparsers: Any) -> None:
@@ -298,16 +302,7 @@ def _add_branch(subparsers: Any) -> None:
 
 
 def _add_reproduce(subparsers: Any) -> None:
-    p = _command(
-        subparsers, "reproduce", commands.cmd_reproduce,
-        "Check an experiment out in a separate git worktree.",
-        examples="  mlvc reproduce lr-0.1   # into .git/mlvc/worktrees/lr-0.1\n"
-        "  mlvc reproduce lr-0.1 --dir ../lr-0.1",
-        details="The worktree is detached at the experiment's last checkpoint; your HEAD, "
-        "index and working files are untouched.",
-    )  # fmt: skip
-    _add_id(p)
-    p.add_argument("--dir", metavar="PATH", help="where to put the worktree (outside the repo)")
+    reproduce.add_reproduce(subparsers, _command)
 
 
 def _add_restore(subparsers: Any) -> None:

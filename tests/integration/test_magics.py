@@ -43,7 +43,7 @@ MAGICS = {
     "vc_branch": "Create a real branch (mlvc/EXP_ID) at an experiment's last checkpoint.",
     "vc_snapshot": "Save the configs and the repository's config files to a config snapshot.",
     "vc_restore": "Restore config files from a snapshot file or an experiment, saving yours first.",
-    "vc_reproduce": "Check out an experiment's last checkpoint in a separate worktree.",
+    "vc_reproduce": "Check an experiment out, report its drift, and with --run re-run it.",
     "vc_experiment": "Run the cell as an experiment: started before it, ended after it.",
 }
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -134,8 +134,7 @@ def test_vc_start_help_names_every_argument(shell: InteractiveShell) -> None:
     text = " ".join(ANSI.sub("", shell.object_inspect_text("%vc_start")).split())
     assert (
         "%vc_start [-n NAME] [--config VAR] [--branch] [--track BACKENDS] [--seed N] [--resume] "
-        "[--data PATH] "
-        "[--notebook PATH] [--live] EXP_ID"
+        "[--data PATH] [--notebook PATH] [--entry CMD] [--live] EXP_ID"
     ) in text
     for expected in (
         "EXP_ID letters, digits, '.', '_' and '-'",
@@ -718,13 +717,14 @@ def test_reproduce_checks_out_the_experiment_elsewhere(
     run(shell, "%vc_start r")
     run(shell, "%vc_end")
     target = tmp_path / "reproduced"
-    assert displayed(shell, f'%vc_reproduce r --dir "{target}"')[0] == [
-        f"r is checked out in {target}."
-    ]
+    (shown,) = displayed(shell, f'%vc_reproduce r --dir "{target}"')[0]
+    commit = manager(shell).summary("r").commit
+    assert shown.startswith(f"Checked out r @ {commit[:8]} in {target}")
+    assert "Drift: none" in shown
     assert (target / "train.py").read_text() == "print('train')\n"
     assert git_repo.fingerprint() == before
-    inside = usage_error(shell, f'%vc_reproduce r --dir "{git_repo.path / "sub"}"')
-    assert "inside your working tree" in inside
+    outside_git = usage_error(shell, f'%vc_reproduce r --dir "{git_repo.path / ".git" / "x"}"')
+    assert ".git" in outside_git
 
 
 def test_log_takes_the_query_options_of_the_cli(
@@ -775,3 +775,22 @@ def test_vc_start_data_is_fingerprinted_and_vc_diff_shows_drift(
     assert [d.path for d in manager(shell).show("a").data] == ["data", "train.py"]
     diff = run(shell, "%vc_diff a b")
     assert "data: changed" in repr(diff)
+
+
+def test_a_rerun_records_the_linked_run_with_the_recorded_seed(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `reproduce --run` gives the child: its start of the original id is redirected."""
+    run(shell, "%vc_start orig --entry 'python train.py'")
+    run(shell, "%vc_end")
+    monkeypatch.setenv("MLVC_REPRODUCES", "orig")
+    monkeypatch.setenv("MLVC_REPRODUCTION_ID", "orig-repro1")
+    monkeypatch.setenv("MLVC_SEED", "7")
+    run(shell, "%vc_start orig")
+    assert run(shell, "import random; random.random()") == random.Random(7).random()
+    run(shell, "%vc_end")
+    linked = manager(shell).summary("orig-repro1")
+    assert (linked.extra["reproduces"], linked.extra["seed"]) == ("orig", 7)
+    assert manager(shell).summary("orig").extra == {"entry": "python train.py"}
+    assert displayed(shell, "%vc_reproduce orig")[0] == ["Skipped: this notebook is being "
+                                                          "re-run to reproduce orig."]  # fmt: skip

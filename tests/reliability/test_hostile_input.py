@@ -22,6 +22,7 @@ from tests.reliability.conftest import (
     Invariants,
     assert_clear_error,
     expect_error,
+    git_run,
     run_mlvc,
 )
 
@@ -181,11 +182,25 @@ def _entry_points(manager: ExperimentManager) -> dict[str, Callable[[str], objec
         "end-tag": lambda s: manager.end("a", tag=s),
         "tag": lambda s: manager.tag("a", s),
         "switch": lambda s: manager.switch(s),
-        "reproduce": lambda s: manager.reproduce("a", path=s),
+        "reproduce": lambda s: _reproduce_literally(manager, s),
         "file_info": lambda s: manager.file_info(s),
         "config_changes": lambda s: manager.config_changes(s),
         "restore": lambda s: manager.restore(s),
     }
+
+
+def _reproduce_literally(manager: ExperimentManager, value: str) -> None:
+    """Reproduce into the folder ``value`` names; a folder inside the project is allowed (issue
+    11), so when it is made it must be that literal folder (never an option), kept out of git
+    status, and it is removed again so the other invariants still hold."""
+    path = manager.reproduce("a", path=value)
+    assert path == Path(value).absolute(), f"reproduce({value!r}) went to {path}"
+    assert manager.repo.is_inside(path)  # outside the project, _outside_listing catches it
+    status = git_run(manager.root, "status", "--porcelain").stdout.decode()
+    assert status == "", f"the reproduction {value!r} shows in git status: {status}"
+    git_run(manager.root, "worktree", "remove", "--force", str(path))
+    for parent in path.relative_to(manager.root).parents[:-1]:  # empty folders it made
+        (manager.root / parent).rmdir()
 
 
 def _outside_listing(root: Path, repo: Path) -> set[str]:
