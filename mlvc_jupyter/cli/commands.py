@@ -251,6 +251,10 @@ def cmd_branch(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    if args.inplace:
+        from mlvc_jupyter.cli.undo_export import run_inplace
+
+        return run_inplace(args)
     target = _path(args, args.dir) if args.dir else None
     path = _manager(args).reproduce(args.experiment_id, path=target)
     print(f"Reproduced {args.experiment_id} in {path}")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mlvc_jupyter import __version__
-from mlvc_jupyter.cli import commands
+from mlvc_jupyter.cli import commands, undo_export
 from mlvc_jupyter.core.reading.options import QUERY_OPTIONS
 
 __all__ = ["build_parser"]
@@ -271,6 +271,7 @@ def _add_reproduce(subparsers: Any) -> None:
     )  # fmt: skip
     _add_id(p)
     p.add_argument("--dir", metavar="PATH", help="where to put the worktree (outside the repo)")
+    undo_export.add_inplace_flag(p)
 
 
 def _add_restore(subparsers: Any) -> None:
@@ -350,6 +351,7 @@ def _add_demo(subparsers: Any) -> None:
 _COMMANDS = (
     _add_init, _add_status, _add_start, _add_commit, _add_end, _add_log, _add_show, _add_diff,
     _add_tag, _add_branch, _add_reproduce, _add_restore, _add_strip, _add_filter, _add_demo,
+    undo_export.add_undo, undo_export.add_export,
 )  # fmt: skip
 
 

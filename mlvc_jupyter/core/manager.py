@@ -18,7 +18,7 @@ from typing import Any
 from mlvc_jupyter.core.configs import saved as config_snapshots
 from mlvc_jupyter.core.configs.values import checked_text
 from mlvc_jupyter.core.reading import compare as compare_mod
-from mlvc_jupyter.core.reading import export, listing
+from mlvc_jupyter.core.reading import listing
 from mlvc_jupyter.core.reading import query as query_mod
 from mlvc_jupyter.core.reading.options import DEFAULT_LIMIT, DEFAULT_SORT
 from mlvc_jupyter.core.recording import timings
@@ -40,6 +40,7 @@ from mlvc_jupyter.core.records import (
 )
 from mlvc_jupyter.core.repo.refs import ExperimentRef, validate_experiment_id
 from mlvc_jupyter.core.repo.repository import Repository
+from mlvc_jupyter.core.reproduction import bundle, inplace
 from mlvc_jupyter.core.reproduction import worktree as reproduce
 from mlvc_jupyter.core.sharing import tags_and_branches as labels
 from mlvc_jupyter.core.tracking import Tracker, create_tracker
@@ -400,11 +401,23 @@ class ExperimentManager:
                 self.repo, experiment_id, path=path, on_progress=on_progress
             )
 
-    def export(self, experiment_id: str) -> Path:
-        """Write a zip with the experiment's record, metrics and a reproduce script."""
+    def reproduce_inplace(self, experiment_id: str) -> inplace.InplaceRestore:
+        """Restore the experiment's last checkpoint into the working tree, after a safety ref
+        (``undo()`` puts every touched file back)."""
+        with _file_errors("reproduce --inplace"), self._write_lock:
+            validate_experiment_id(experiment_id)
+            return inplace.restore_inplace(self.repo, self.writer, experiment_id)
+
+    def undo(self, *, force: bool = False) -> inplace.UndoResult:
+        """Undo the last in-place restore, byte for byte, from its safety ref."""
+        with _file_errors("undo"), self._write_lock:
+            return inplace.undo_last(self.repo, self.writer, force=force)
+
+    def export(self, experiment_id: str, *, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write a portable zip (git bundle, record, metrics, reproduce.py); return its path."""
         with _file_errors("export"):
             validate_experiment_id(experiment_id)
-            return export.export_zip(self.repo, experiment_id)
+            return bundle.export_archive(self.repo, experiment_id, path=path)
 
     # -- tracking ------------------------------------------------------------------------------
 
