@@ -32,6 +32,7 @@ from mlvc_jupyter import display
 from mlvc_jupyter.errors import MlvcError
 from mlvc_jupyter.kernel import KernelSession
 from mlvc_jupyter.magic_lines import parse, query_arguments, reports_errors
+from mlvc_jupyter.undo_magics import UndoMagics
 
 if TYPE_CHECKING:
     from mlvc_jupyter.core.manager import ExperimentManager
@@ -382,9 +383,18 @@ class VCMagics(Magics):
     @magic_arguments()
     @argument("experiment_id", metavar="EXP_ID", help="the experiment to reproduce")
     @argument("--dir", metavar="PATH", help="where (default: .git/mlvc/worktrees/EXP_ID)")
+    @argument(
+        "--inplace",
+        action="store_true",
+        help="restore into your working tree instead, after a safety ref (%%vc_undo undoes it)",
+    )
     def vc_reproduce(self, line: str) -> None:
         """Check out an experiment's last checkpoint in a separate worktree."""
         args = parse(self.vc_reproduce, line)
+        if args.inplace:
+            restored = self.manager.reproduce_inplace(args.experiment_id)
+            self._show(display.Notice(restored.describe(), restored.safety_ref))
+            return
         from mlvc_jupyter.widgets.progress import ProgressBar
 
         with ProgressBar(f"reproducing {args.experiment_id}") as progress:
@@ -395,6 +405,7 @@ class VCMagics(Magics):
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics (``%load_ext mlvc_jupyter``)."""
     ipython.register_magics(VCMagics)
+    ipython.register_magics(UndoMagics(ipython, ipython.magics_manager.registry["VCMagics"]))
 
 
 def unload_ipython_extension(ipython: Any) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mlvc_jupyter.core.manager import ExperimentManager
+from mlvc_jupyter.core.reproduction import inplace
 from mlvc_jupyter.errors import DirtyWorkingTreeError, MlvcError
 from tests.conftest import GitRepo
 
@@ -204,3 +205,44 @@ def test_cli_reproduce_inplace_and_undo(recorded: tuple[GitRepo, ExperimentManag
     again = _cli(repo, "undo")
     assert again.returncode == 1
     assert "Nothing to undo" in again.stderr
+
+
+def test_refuses_a_checkpoint_with_a_hostile_path(git_repo: GitRepo, tmp_path: Path) -> None:
+    manager = ExperimentManager(git_repo.path)
+    manager.start("exp1")
+    commit = manager.end("exp1").commit
+    blob = git_repo.git("hash-object", "-w", "--stdin", stdin=b"evil").strip()
+    inner = git_repo.git("mktree", stdin=f"100644 blob {blob}\tpasswd\n".encode()).strip()
+    tree = git_repo.git("mktree", stdin=f"040000 tree {inner}\t..\n".encode()).strip()
+    message = git_repo.git("cat-file", "commit", commit).split("\n\n", 1)[1]
+    forged = git_repo.git("commit-tree", tree, stdin=message.encode()).strip()
+    git_repo.git("update-ref", "refs/mlvc/experiments/exp1", forged)
+    before = tree_state(git_repo.path)
+
+    with pytest.raises(MlvcError, match=r"Refusing the path '\.\./passwd'"):
+        manager.reproduce_inplace("exp1")
+
+    assert tree_state(git_repo.path) == before
+    assert not (git_repo.path.parent / "passwd").exists()
+
+
+def test_an_interrupted_restore_can_still_be_undone(
+    recorded: tuple[GitRepo, ExperimentManager], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, manager = recorded
+    before = tree_state(repo.path)
+    real_checkout = inplace._checkout
+
+    def interrupted(*args: object) -> None:
+        real_checkout(*args)  # type: ignore[arg-type]  # the same arguments, passed on
+        raise KeyboardInterrupt  # killed before removing files and finishing the journal
+
+    monkeypatch.setattr(inplace, "_checkout", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        manager.reproduce_inplace("exp1")
+    assert (repo.path / "train.py").read_text() == "print('experiment')\n"
+
+    undone = manager.undo()  # the state after is unknown: saved first, then undone
+
+    assert undone.forced_safety_ref is not None
+    assert tree_state(repo.path) == before
