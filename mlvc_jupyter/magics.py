@@ -32,7 +32,7 @@ from mlvc_jupyter import display
 from mlvc_jupyter.errors import MlvcError
 from mlvc_jupyter.kernel import KernelSession
 from mlvc_jupyter.magic_lines import parse, query_arguments, reports_errors
-from mlvc_jupyter.undo_magics import UndoMagics
+from mlvc_jupyter.undo_magics import UndoMagics, restore_inplace
 
 if TYPE_CHECKING:
     from mlvc_jupyter.core.manager import ExperimentManager
@@ -392,8 +392,7 @@ class VCMagics(Magics):
         """Check out an experiment's last checkpoint in a separate worktree."""
         args = parse(self.vc_reproduce, line)
         if args.inplace:
-            restored = self.manager.reproduce_inplace(args.experiment_id)
-            self._show(display.Notice(restored.describe(), restored.safety_ref))
+            restore_inplace(self, args)
             return
         from mlvc_jupyter.widgets.progress import ProgressBar
 

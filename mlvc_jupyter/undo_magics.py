@@ -1,7 +1,8 @@
-"""``%vc_undo``: undo the last ``%vc_reproduce EXP_ID --inplace`` from a notebook.
+"""``%vc_reproduce EXP_ID --inplace`` and ``%vc_undo``, which undoes it, from a notebook.
 
-A family of its own, registered beside :class:`~mlvc_jupyter.magics.VCMagics` and sharing its
-kernel session (the same manager, the same way of showing outcomes).
+``%vc_undo`` is a family of its own, registered beside :class:`~mlvc_jupyter.magics.VCMagics`
+and sharing its kernel session (the same manager, the same way of showing outcomes);
+:func:`restore_inplace` is what ``%vc_reproduce`` does with ``--inplace``.
 """
 
 from __future__ import annotations
@@ -12,12 +13,20 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from mlvc_jupyter import display
+from mlvc_jupyter.core.reproduction.inplace import refuse_combined
 from mlvc_jupyter.magic_lines import parse, reports_errors
 
 if TYPE_CHECKING:
     from mlvc_jupyter.magics import VCMagics
 
-__all__ = ["UndoMagics"]
+__all__ = ["UndoMagics", "restore_inplace"]
+
+
+def restore_inplace(main: VCMagics, args: Any) -> None:
+    """Restore ``args.experiment_id`` into the working tree and show how to undo it."""
+    refuse_combined(args)
+    restored = main.manager.reproduce_inplace(args.experiment_id)
+    main._show(display.Notice(restored.describe(), restored.safety_ref))
 
 
 @magics_class

@@ -26,7 +26,9 @@ def add_inplace_flag(parser: argparse.ArgumentParser) -> None:
 def run_inplace(args: argparse.Namespace) -> int:
     """Handle ``mlvc reproduce EXP_ID --inplace``."""
     from mlvc_jupyter.cli.commands import _manager
+    from mlvc_jupyter.core.reproduction.inplace import refuse_combined
 
+    refuse_combined(args)
     restored = _manager(args).reproduce_inplace(args.experiment_id)
     print(restored.describe())
     return 0

@@ -206,6 +206,11 @@ def test_cli_reproduce_inplace_and_undo(recorded: tuple[GitRepo, ExperimentManag
     assert again.returncode == 1
     assert "Nothing to undo" in again.stderr
 
+    mixed = _cli(repo, "reproduce", "exp1", "--inplace", "--dir", str(repo.path.parent / "x"))
+    assert mixed.returncode == 1
+    assert "--inplace cannot be combined with --dir" in mixed.stderr
+    assert tree_state(repo.path) == before
+
 
 def test_refuses_a_checkpoint_with_a_hostile_path(git_repo: GitRepo, tmp_path: Path) -> None:
     manager = ExperimentManager(git_repo.path)

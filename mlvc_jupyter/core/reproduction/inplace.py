@@ -42,7 +42,7 @@ from mlvc_jupyter.core.reproduction.file_states import (
 )
 from mlvc_jupyter.errors import DirtyWorkingTreeError, MlvcError
 
-__all__ = ["InplaceRestore", "UndoResult", "restore_inplace", "undo_last"]
+__all__ = ["InplaceRestore", "UndoResult", "refuse_combined", "restore_inplace", "undo_last"]
 
 _RECORD_FOLDER = ".mlvc/"
 _SUBMODULE = "160000"
@@ -106,6 +106,20 @@ class UndoResult:
 
 
 # -- restore -------------------------------------------------------------------------------------
+
+# Options of reproduce that place or run a reproduction elsewhere: none applies in place.
+_ELSEWHERE = ("dir", "run", "cell", "load", "entry")
+
+
+def refuse_combined(options: object) -> None:
+    """Refuse ``--inplace`` with an option only a separate worktree takes (the faces' parsed
+    options: an attribute per option)."""
+    given = ", ".join(f"--{name}" for name in _ELSEWHERE if getattr(options, name, None))
+    if given:
+        raise MlvcError(
+            f"--inplace cannot be combined with {given}.",
+            hint="Restore in place alone, or reproduce into a separate worktree (no --inplace).",
+        )
 
 
 def restore_inplace(
