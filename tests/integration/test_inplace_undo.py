@@ -251,3 +251,19 @@ def test_an_interrupted_restore_can_still_be_undone(
 
     assert undone.forced_safety_ref is not None
     assert tree_state(repo.path) == before
+
+
+def test_undo_in_a_linked_worktree_leaves_the_main_one_alone(
+    recorded: tuple[GitRepo, ExperimentManager],
+) -> None:
+    repo, manager = recorded
+    before = tree_state(repo.path)
+    linked = repo.path.parent / "linked"
+    repo.git("worktree", "add", "-q", "--detach", str(linked))
+    manager.reproduce_inplace("exp1")
+
+    with pytest.raises(MlvcError, match="Nothing to undo"):
+        ExperimentManager(linked).undo()  # the journal is shared; the restore is not its own
+
+    manager.undo()
+    assert tree_state(repo.path) == before

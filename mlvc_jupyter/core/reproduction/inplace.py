@@ -139,7 +139,8 @@ def restore_inplace(
     before, contents = _touched(repo, wanted, removals)
     created = [p for p, state in before.items() if state is None]
     entry = {
-        "experiment": experiment_id, "commit": summary.commit, "seq": summary.checkpoints,
+        "root": str(repo.root), "experiment": experiment_id, "commit": summary.commit,
+        "seq": summary.checkpoints,
         "time": _now(), "head": repo.ref_exists("HEAD"),
         "before": {p: None if s is None else s.to_dict() for p, s in before.items()},
         "new_dirs": _missing_dirs(repo, created), "after": None, "undone": None,
@@ -289,7 +290,7 @@ def undo_last(repo: Repository, writer: ExperimentWriter, *, force: bool = False
             anyway, after recording those changes in another safety ref).
     """
     entries = journal.load(repo)
-    position = journal.last_open(entries)
+    position = journal.last_open(entries, str(repo.root))
     if position is None:
         raise MlvcError(
             "Nothing to undo: no in-place restore is waiting to be undone in this repository.",

@@ -66,9 +66,14 @@ def replace(repo: Repository, position: int, entry: dict[str, Any]) -> None:
     _save(repo, entries)
 
 
-def last_open(entries: list[dict[str, Any]]) -> int | None:
-    """Return the position of the last restore not undone yet, or None."""
+def last_open(entries: list[dict[str, Any]], root: str) -> int | None:
+    """Return the position of the last restore into ``root`` not undone yet, or None.
+
+    Linked worktrees share the runtime folder, so each entry names the working tree it
+    restored into; undo in one never touches another's files.
+    """
     for position in range(len(entries) - 1, -1, -1):
-        if not entries[position].get("undone"):
+        entry = entries[position]
+        if not entry.get("undone") and entry.get("root") == root:
             return position
     return None
