@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal, overload
 
 from mlvc_jupyter.core.manager import ExperimentManager
 from mlvc_jupyter.core.records import (
@@ -28,6 +28,9 @@ from mlvc_jupyter.core.records import (
     RepoStatus,
 )
 from mlvc_jupyter.core.reproduction import runs
+from mlvc_jupyter.core.reproduction.options import ReproduceOptions
+from mlvc_jupyter.core.reproduction.pipeline import Reproduction
+from mlvc_jupyter.core.reproduction.verdict import DEFAULT_ATOL, DEFAULT_RTOL, Tolerance
 from mlvc_jupyter.core.session import ExperimentSession
 from mlvc_jupyter.core.tracking import Tracker
 
@@ -99,16 +102,56 @@ class VersionControlManager:
         """Return the params, metrics and files that differ between two experiments."""
         return self.manager.diff(experiment_a, experiment_b)
 
+    @overload
     def reproduce_experiment(
-        self, experiment_id: str, path: str | os.PathLike[str] | None = None
-    ) -> bool:
-        """Materialise the experiment's last checkpoint in a git worktree; return True.
+        self,
+        experiment_id: str,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        run: Literal[False] = False,
+        checkpoint: int | None = None,
+    ) -> bool: ...
 
-        The worktree is ``<git-dir>/mlvc/worktrees/<id>`` unless ``path`` says otherwise;
+    @overload
+    def reproduce_experiment(
+        self,
+        experiment_id: str,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        run: Literal[True],
+        checkpoint: int | None = None,
+        rtol: float = ...,
+        atol: float = ...,
+        tolerances: Mapping[str, float] | None = None,
+    ) -> Reproduction: ...
+
+    def reproduce_experiment(
+        self,
+        experiment_id: str,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        run: bool = False,
+        checkpoint: int | None = None,
+        rtol: float = DEFAULT_RTOL,
+        atol: float = DEFAULT_ATOL,
+        tolerances: Mapping[str, float] | None = None,
+    ) -> bool | Reproduction:
+        """Materialise the experiment's checkpoint (the last by default) in a git worktree.
+
+        Returns True (the specification's contract): the worktree is
+        ``reproductions/<id>`` at the project root unless ``path`` says otherwise, and
         ``get_experiment(id).worktree`` tells where it went. Your files are untouched.
+        With ``run=True`` it also re-runs the experiment there and returns the
+        :class:`~mlvc_jupyter.core.reproduction.pipeline.Reproduction` (drift report and
+        verdict; true only when reproduced within ``rtol``/``atol``/``tolerances``).
         """
-        self.manager.reproduce(experiment_id, path=path)
-        return True
+        tolerance = Tolerance(rtol=rtol, atol=atol, per_metric=dict(tolerances or {}))
+        options = ReproduceOptions(
+            run=run, dir=None if path is None else str(path), checkpoint=checkpoint,
+            tolerance=tolerance,
+        )  # fmt: skip
+        result = self.manager.reproduction(experiment_id, options)
+        return result if run else True
 
     def create_experiment_branch(self, experiment_id: str) -> str:
         """Create branch ``mlvc/<id>`` at the experiment's last checkpoint; return its name."""
@@ -249,16 +292,46 @@ class IntegratedVersionControl:
             session.flush()
         return str(self.vc_manager.manager.export(experiment_id))
 
+    @overload
     def reproduce_integrated_experiment(
-        self, experiment_id: str, tracking_backend: str = "local"
-    ) -> Tracker:
+        self, experiment_id: str, tracking_backend: str = "local", *, run: Literal[False] = False
+    ) -> Tracker: ...
+
+    @overload
+    def reproduce_integrated_experiment(
+        self,
+        experiment_id: str,
+        tracking_backend: str = "local",
+        *,
+        run: Literal[True],
+        rtol: float = ...,
+        atol: float = ...,
+        tolerances: Mapping[str, float] | None = None,
+    ) -> Reproduction: ...
+
+    def reproduce_integrated_experiment(
+        self,
+        experiment_id: str,
+        tracking_backend: str = "local",
+        *,
+        run: bool = False,
+        rtol: float = DEFAULT_RTOL,
+        atol: float = DEFAULT_ATOL,
+        tolerances: Mapping[str, float] | None = None,
+    ) -> Tracker | Reproduction:
         """Materialise an experiment and start a linked run of it; return the run's tracker.
 
         The run is a new experiment, ``<id>-repro<N>``, recorded from the materialised
         worktree (its checkpoints hold the reproduced files, not your working tree) with
         ``reproduces: <id>`` in its record; end it with
-        ``end_integrated_experiment(tracker.experiment_id, ...)``.
+        ``end_integrated_experiment(tracker.experiment_id, ...)``. With ``run=True`` the
+        experiment's own entry point (its notebook or ``--entry`` command) runs instead and
+        records the linked run itself; the result (drift report and verdict) is returned.
         """
+        if run:
+            return self.vc_manager.reproduce_experiment(
+                experiment_id, run=True, rtol=rtol, atol=atol, tolerances=tolerances
+            )
         session = runs.start_run(self.vc_manager.manager, experiment_id, backend=tracking_backend)
         self.sessions[session.experiment_id] = session
         assert session.tracker is not None  # a backend was named

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
         ExperimentSummary,
         RepoStatus,
     )
+    from mlvc_jupyter.core.reproduction.drift import DriftReport
+    from mlvc_jupyter.core.reproduction.pipeline import Reproduction
+    from mlvc_jupyter.core.reproduction.verdict import Verdict
 
 __all__ = [
     "checkpoint_blocks",
@@ -42,6 +45,7 @@ __all__ = [
     "log_blocks",
     "page_blocks",
     "record_blocks",
+    "reproduction_blocks",
     "status_blocks",
     "timings_blocks",
 ]
@@ -261,3 +265,60 @@ def timings_blocks(timings: Sequence[Mapping[str, Any]]) -> list[Block]:
 
 def _ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.1f}"
+
+
+def reproduction_blocks(reproduction: Reproduction) -> list[Block]:
+    """Return where the experiment was materialised, its drift report, then the verdict."""
+    r = reproduction
+    blocks: list[Block] = [
+        f"Checked out {r.experiment_id} @ {r.commit[:8]} in {r.worktree}",
+        f"Entry point (what --run runs): {r.entry or 'none recorded'}.",
+    ]
+    blocks += drift_blocks(r.drift)
+    if r.verdict is not None:
+        blocks += verdict_blocks(r.verdict)
+    return blocks
+
+
+def drift_blocks(drift: DriftReport) -> list[Block]:
+    """Return the environment changes, the data files' checks and the configs restored."""
+    environment = [
+        (c["kind"], c["name"], c["change"], c["old"] or "-", c["new"] or "-")
+        for c in drift.environment
+    ]
+    data = [(c.path, c.kind, c.state, c.sha256[:12], (c.found or "")[:12]) for c in drift.data]
+    return [
+        "Drift: "
+        + (
+            "the environment or data differ from the record."
+            if drift.drifted
+            else "none (environment and data files as recorded)."
+        ),  # fmt: skip
+        Table("environment drift", ("kind", "name", "change", "recorded", "now"), environment),
+        Table("data files", ("path", "kind", "state", "sha256", "found"), data),
+        Table(
+            "configs restored",
+            (),
+            [
+                ("config files", ", ".join(drift.config_files) or "-"),
+                ("configs", ", ".join(drift.configs) or "-"),
+            ],
+        ),  # fmt: skip
+    ]
+
+
+def verdict_blocks(verdict: Verdict) -> list[Block]:
+    """Return the table of final metrics (original, reproduced, delta, within) and the
+    one-line outcome."""
+    rows = [
+        (m.name, format_param(m.original), format_param(m.reproduced), Delta(m.delta),
+         f"{m.rtol:g}", m.within)
+        for m in verdict.metrics
+    ]  # fmt: skip
+    tolerance = f"rtol={verdict.tolerance.rtol:g}, atol={verdict.tolerance.atol:g}"
+    run = f" (re-run recorded as {verdict.run_id})" if verdict.run_id else ""
+    headers = ("metric", "original", "reproduced", "delta", "rtol", "within tolerance")
+    return [
+        Table(f"verdict ({tolerance})", headers, rows),
+        f"{verdict.line}{run}",
+    ]

@@ -18,6 +18,7 @@ from mlvc_jupyter.blocks import (
     diff_blocks,
     page_blocks,
     record_blocks,
+    reproduction_blocks,
     status_blocks,
 )
 from mlvc_jupyter.render import Block, Row, as_html, as_text
@@ -32,6 +33,7 @@ __all__ = [
     "ExperimentListView",
     "Notice",
     "RecordView",
+    "ReproductionView",
     "RestoreView",
     "StatusView",
 ]
@@ -238,6 +240,16 @@ def _load_configs_hint(restored: Any) -> str:
         "Its configs load into a variable with `from mlvc_jupyter import ExperimentManager` "
         f"and then `cfg = ExperimentManager().load_configs({str(restored.source)!r})`."
     )
+
+
+class ReproductionView(_View):
+    """A reproduction: where it is, its drift report and, after ``--run``, the verdict."""
+
+    __slots__ = ()
+
+    def blocks(self) -> list[Block]:
+        """Return the checkout, the drift report and the verdict table with its outcome."""
+        return reproduction_blocks(self.record)
 
 
 class Notice(_View):

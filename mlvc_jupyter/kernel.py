@@ -44,6 +44,7 @@ from mlvc_jupyter.core.environment.code import (
     match_cells,
     module_warnings,
 )
+from mlvc_jupyter.core.reproduction.linking import recorded_seed
 from mlvc_jupyter.core.session import (
     ExperimentSession,
     clear_kernel_state,
@@ -372,16 +373,23 @@ class KernelSession:
         track: str | None = None,
         seed: int | None = None,
         notebook: str | None = None,
+        entry: str | None = None,
         **options: Any,
     ) -> Checkpoint:
         """Seed, record the first checkpoint and make the experiment this kernel's active one.
 
         ``track`` names a tracker backend, bound to the notebook variable ``tracker``;
-        ``options`` go to :meth:`ExperimentManager.start` (name, configs, resume, ...).
+        ``entry`` is the command that re-runs the experiment (``reproduce --run`` runs it
+        instead of the notebook); ``options`` go to :meth:`ExperimentManager.start` (name,
+        configs, resume, ...). In a re-run (``reproduce --run``) the recorded seed is used
+        when none is given.
         """
         self.refuse_other_active(experiment_id)
+        seed = seed if seed is not None else recorded_seed()
         seeded = tuple(seed_everything(seed)) if seed is not None else ()
         facts = self.details(notebook=notebook or self.notebook, seed=seed, seeded=seeded)
+        if entry:
+            facts["entry"] = entry
         previous = self.run  # the same experiment, resumed again in this kernel
         self.run, checkpoint = ExperimentSession.start(
             self.manager, experiment_id, backend=track, details=facts, **options

@@ -21,10 +21,11 @@ from IPython.core.magic_arguments import argument
 from IPython.utils.process import arg_split  # type: ignore[attr-defined]  # public, no __all__
 
 from mlvc_jupyter.core.reading.options import QUERY_OPTIONS, join_dash_values
+from mlvc_jupyter.core.reproduction.options import REPRODUCE_OPTIONS
 from mlvc_jupyter.errors import MlvcError
 from mlvc_jupyter.expansion import expand
 
-__all__ = ["parse", "query_arguments", "reports_errors"]
+__all__ = ["parse", "query_arguments", "reports_errors", "reproduce_arguments"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -44,6 +45,13 @@ def parse(magic: Any, line: str) -> Any:
 def query_arguments(func: _F) -> _F:
     """Add the query options ``mlvc log`` takes (one table in core) to a magic."""
     for flags, options in reversed(QUERY_OPTIONS):
+        func = argument(*flags, **options)(func)
+    return func
+
+
+def reproduce_arguments(func: _F) -> _F:
+    """Add the options ``mlvc reproduce`` takes (one table in core) to a magic."""
+    for flags, options in reversed(REPRODUCE_OPTIONS):
         func = argument(*flags, **options)(func)
     return func
 

@@ -32,7 +32,8 @@ from mlvc_jupyter import display
 from mlvc_jupyter.errors import MlvcError
 from mlvc_jupyter.kernel import KernelSession
 from mlvc_jupyter.magic_lines import parse, query_arguments, reports_errors
-from mlvc_jupyter.undo_magics import UndoMagics, restore_inplace
+from mlvc_jupyter.magics_reproduce import ReproduceMagics
+from mlvc_jupyter.undo_magics import UndoMagics
 
 if TYPE_CHECKING:
     from mlvc_jupyter.core.manager import ExperimentManager
@@ -146,6 +147,12 @@ class VCMagics(Magics):
     @argument("--resume", action="store_true", help="continue an existing experiment")
     @argument("--notebook", metavar="PATH", help="this notebook's path, if not detected")
     @argument(
+        "--entry",
+        metavar="CMD",
+        help='the command that re-runs the experiment, e.g. "python train.py" (`%%vc_reproduce '
+        "--run` runs it; default: this notebook)",
+    )
+    @argument(
         "--live",
         action="store_true",
         help="show the tracker's metric curves live, redrawn as tracker.log_metrics is called "
@@ -163,7 +170,7 @@ class VCMagics(Magics):
             args.experiment_id, seed=args.seed, notebook=args.notebook, name=args.name,
             track=args.track or ("local" if args.live else None),
             configs=self.session.variable(args.config, "--config"),
-            create_branch=args.branch, resume=args.resume,
+            create_branch=args.branch, resume=args.resume, entry=args.entry,
         )  # fmt: skip
         self._show(display.CheckpointView(checkpoint))
         if args.live:
@@ -330,7 +337,7 @@ class VCMagics(Magics):
             return display.ComparisonView(self.manager.compare(ids))  # type: ignore[return-value]  # shows like the view
         return display.DiffView(self.manager.diff(args.a, args.b))
 
-    # -- labels, configs, reproduction ----------------------------------------------------------
+    # -- labels and configs (%vc_reproduce: magics_reproduce.py) ------------------------------
 
     @line_magic
     @reports_errors
@@ -378,32 +385,11 @@ class VCMagics(Magics):
         args = parse(self.vc_restore, line)
         self._show(display.RestoreView(self.manager.restore(args.source)))
 
-    @line_magic
-    @reports_errors
-    @magic_arguments()
-    @argument("experiment_id", metavar="EXP_ID", help="the experiment to reproduce")
-    @argument("--dir", metavar="PATH", help="where (default: .git/mlvc/worktrees/EXP_ID)")
-    @argument(
-        "--inplace",
-        action="store_true",
-        help="restore into your working tree instead, after a safety ref (%%vc_undo undoes it)",
-    )
-    def vc_reproduce(self, line: str) -> None:
-        """Check out an experiment's last checkpoint in a separate worktree."""
-        args = parse(self.vc_reproduce, line)
-        if args.inplace:
-            restore_inplace(self, args)
-            return
-        from mlvc_jupyter.widgets.progress import ProgressBar
-
-        with ProgressBar(f"reproducing {args.experiment_id}") as progress:
-            path = self.manager.reproduce(args.experiment_id, path=args.dir, on_progress=progress)
-        self._show(display.Notice(f"{args.experiment_id} is checked out in {path}.", path))
-
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics (``%load_ext mlvc_jupyter``)."""
     ipython.register_magics(VCMagics)
+    ipython.register_magics(ReproduceMagics(ipython, ipython.magics_manager.registry["VCMagics"]))
     ipython.register_magics(UndoMagics(ipython, ipython.magics_manager.registry["VCMagics"]))
 
 

@@ -25,7 +25,7 @@ __all__ = ["UndoMagics", "restore_inplace"]
 def restore_inplace(main: VCMagics, args: Any) -> None:
     """Restore ``args.experiment_id`` into the working tree and show how to undo it."""
     refuse_combined(args)
-    restored = main.manager.reproduce_inplace(args.experiment_id)
+    restored = main.manager.reproduce_inplace(args.experiment_id, checkpoint=args.checkpoint)
     main._show(display.Notice(restored.describe(), restored.safety_ref))
 
 

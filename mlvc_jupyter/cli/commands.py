@@ -38,7 +38,6 @@ __all__ = [
     "cmd_filter",
     "cmd_init",
     "cmd_log",
-    "cmd_reproduce",
     "cmd_restore",
     "cmd_show",
     "cmd_start",
@@ -153,6 +152,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         message=args.message,
         create_branch=args.branch,
         resume=args.resume,
+        details={"entry": args.entry} if args.entry else None,
     )
     verb = "Resumed" if checkpoint.seq > 1 else "Started"
     print(
@@ -247,18 +247,6 @@ def cmd_branch(args: argparse.Namespace) -> int:
     name = _manager(args).branch(args.experiment_id)
     print(f"Branch '{name}' points at the last checkpoint of {args.experiment_id}.")
     print(f"It is not checked out; `git switch {name}` would.")
-    return 0
-
-
-def cmd_reproduce(args: argparse.Namespace) -> int:
-    if args.inplace:
-        from mlvc_jupyter.cli.undo_export import run_inplace
-
-        return run_inplace(args)
-    target = _path(args, args.dir) if args.dir else None
-    path = _manager(args).reproduce(args.experiment_id, path=target)
-    print(f"Reproduced {args.experiment_id} in {path}")
-    print("It is a detached git worktree; your HEAD, index and working files are untouched.")
     return 0
 
 

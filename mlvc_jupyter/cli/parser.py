@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mlvc_jupyter import __version__
-from mlvc_jupyter.cli import commands, undo_export
+from mlvc_jupyter.cli import commands, reproduce, undo_export
 from mlvc_jupyter.core.reading.options import QUERY_OPTIONS
 
 __all__ = ["build_parser"]
@@ -163,6 +163,10 @@ def _add_start(subparsers: Any) -> None:
         "--branch", action="store_true", help="keep branch mlvc/<id> at the newest checkpoint"
     )
     p.add_argument("--resume", action="store_true", help="continue the experiment if it exists")
+    p.add_argument(
+        "--entry", metavar="CMD",
+        help='the command that re-runs it, e.g. "python train.py" (`mlvc reproduce --run`)',
+    )  # fmt: skip
 
 
 def _add_commit(subparsers: Any) -> None:
@@ -261,17 +265,7 @@ def _add_branch(subparsers: Any) -> None:
 
 
 def _add_reproduce(subparsers: Any) -> None:
-    p = _command(
-        subparsers, "reproduce", commands.cmd_reproduce,
-        "Check an experiment out in a separate git worktree.",
-        examples="  mlvc reproduce lr-0.1   # into .git/mlvc/worktrees/lr-0.1\n"
-        "  mlvc reproduce lr-0.1 --dir ../lr-0.1",
-        details="The worktree is detached at the experiment's last checkpoint; your HEAD, "
-        "index and working files are untouched.",
-    )  # fmt: skip
-    _add_id(p)
-    p.add_argument("--dir", metavar="PATH", help="where to put the worktree (outside the repo)")
-    undo_export.add_inplace_flag(p)
+    reproduce.add_reproduce(subparsers, _command)
 
 
 def _add_restore(subparsers: Any) -> None:

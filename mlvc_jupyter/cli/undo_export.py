@@ -1,4 +1,4 @@
-"""``mlvc reproduce --inplace``, ``mlvc undo`` and ``mlvc export``: their options and handlers.
+"""``mlvc reproduce --inplace`` (its handler), ``mlvc undo`` and ``mlvc export``.
 
 Registered in :mod:`mlvc_jupyter.cli.parser`'s command list; each handler makes one core call
 and prints the record's own description (``--json``: ``record.to_dict()``).
@@ -10,17 +10,7 @@ import argparse
 import json
 from typing import Any
 
-__all__ = ["add_export", "add_inplace_flag", "add_undo", "cmd_export", "cmd_undo", "run_inplace"]
-
-
-def add_inplace_flag(parser: argparse.ArgumentParser) -> None:
-    """Add ``--inplace`` to ``mlvc reproduce``."""
-    parser.add_argument(
-        "--inplace",
-        action="store_true",
-        help="restore the checkpoint's files into your working tree instead (after a safety "
-        "ref; `mlvc undo` puts everything back); HEAD, branches and your index do not move",
-    )
+__all__ = ["add_export", "add_undo", "cmd_export", "cmd_undo", "run_inplace"]
 
 
 def run_inplace(args: argparse.Namespace) -> int:
@@ -29,7 +19,7 @@ def run_inplace(args: argparse.Namespace) -> int:
     from mlvc_jupyter.core.reproduction.inplace import refuse_combined
 
     refuse_combined(args)
-    restored = _manager(args).reproduce_inplace(args.experiment_id)
+    restored = _manager(args).reproduce_inplace(args.experiment_id, checkpoint=args.checkpoint)
     print(restored.describe())
     return 0
 

@@ -40,8 +40,10 @@ from mlvc_jupyter.core.records import (
 )
 from mlvc_jupyter.core.repo.refs import ExperimentRef, validate_experiment_id
 from mlvc_jupyter.core.repo.repository import Repository
-from mlvc_jupyter.core.reproduction import bundle, inplace
+from mlvc_jupyter.core.reproduction import bundle, inplace, linking, pipeline
 from mlvc_jupyter.core.reproduction import worktree as reproduce
+from mlvc_jupyter.core.reproduction.options import ReproduceOptions
+from mlvc_jupyter.core.reproduction.pipeline import Reproduction
 from mlvc_jupyter.core.sharing import tags_and_branches as labels
 from mlvc_jupyter.core.tracking import Tracker, create_tracker
 from mlvc_jupyter.errors import MlvcError
@@ -146,6 +148,8 @@ class ExperimentManager:
         """
         with _file_errors("start"):
             validate_experiment_id(experiment_id)
+            experiment_id = linking.redirect(experiment_id)  # a re-run records its linked run
+            details = linking.linked_details(experiment_id, details)
             _check_texts(name=name, message=message)
             branch = (
                 self._experiment_branch(experiment_id, resume=resume) if create_branch else None
@@ -195,6 +199,7 @@ class ExperimentManager:
         """
         with _file_errors("commit"):
             validate_experiment_id(experiment_id)
+            experiment_id = linking.redirect(experiment_id)
             _check_texts(name=name, message=message)
             with self._write_lock:
                 return self.writer.checkpoint(
@@ -230,6 +235,7 @@ class ExperimentManager:
         """
         with _file_errors("end"):
             validate_experiment_id(experiment_id)
+            experiment_id = linking.redirect(experiment_id)
             _check_texts(name=name, message=message)
             if status not in END_STATUSES:
                 raise MlvcError(
@@ -391,22 +397,45 @@ class ExperimentManager:
         experiment_id: str,
         *,
         path: str | os.PathLike[str] | None = None,
+        checkpoint: int | None = None,
         on_progress: Progress | None = None,
     ) -> Path:
-        """Materialise the experiment's last checkpoint in a worktree; return its path
-        (``on_progress(done, total)`` hears of its steps)."""
+        """Materialise the experiment's checkpoint (the last by default) in a worktree; return
+        its path (``on_progress(done, total)`` hears of its steps)."""
         with _file_errors("reproduce"):
             validate_experiment_id(experiment_id)
             return reproduce.materialise(
-                self.repo, experiment_id, path=path, on_progress=on_progress
-            )
+                self.repo, experiment_id, path=path, checkpoint=checkpoint,
+                on_progress=on_progress,
+            )  # fmt: skip
 
-    def reproduce_inplace(self, experiment_id: str) -> inplace.InplaceRestore:
-        """Restore the experiment's last checkpoint into the working tree, after a safety ref
-        (``undo()`` puts every touched file back)."""
+    def reproduction(
+        self,
+        experiment_id: str,
+        options: ReproduceOptions | None = None,
+        *,
+        on_progress: Progress | None = None,
+        on_run_progress: Progress | None = None,
+    ) -> Reproduction:
+        """Materialise, report drift and (``options.run``) re-run and judge an experiment
+        (see :mod:`mlvc_jupyter.core.reproduction.pipeline`)."""
+        with _file_errors("reproduce"):
+            validate_experiment_id(experiment_id)
+            return pipeline.reproduce(
+                self.writer, experiment_id, options or ReproduceOptions(),
+                on_progress=on_progress, on_run_progress=on_run_progress,
+            )  # fmt: skip
+
+    def reproduce_inplace(
+        self, experiment_id: str, *, checkpoint: int | None = None
+    ) -> inplace.InplaceRestore:
+        """Restore the experiment's checkpoint (default: the last) into the working tree, after
+        a safety ref (``undo()`` puts every touched file back)."""
         with _file_errors("reproduce --inplace"), self._write_lock:
             validate_experiment_id(experiment_id)
-            return inplace.restore_inplace(self.repo, self.writer, experiment_id)
+            return inplace.restore_inplace(
+                self.repo, self.writer, experiment_id, checkpoint=checkpoint
+            )
 
     def undo(self, *, force: bool = False) -> inplace.UndoResult:
         """Undo the last in-place restore, byte for byte, from its safety ref."""
@@ -427,6 +456,7 @@ class ExperimentManager:
         """Return a metric tracker whose history travels with the experiment's checkpoints."""
         with _file_errors("tracker"):
             validate_experiment_id(experiment_id)
+            experiment_id = linking.redirect(experiment_id)
             return create_tracker(
                 backend or self.repo.settings.tracking_backend,
                 path=metrics_file(self.repo, experiment_id),

@@ -20,6 +20,7 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mlvc_jupyter.core.recording.worker import CommitWorker, Details, worker_for
+from mlvc_jupyter.core.reproduction import linking
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -75,6 +76,7 @@ class ExperimentSession:
         ``options`` go to :meth:`ExperimentManager.start` (name, configs, message, resume,
         create_branch). The tracker is closed again if the start fails.
         """
+        experiment_id = linking.redirect(experiment_id)  # a re-run records its linked run
         tracker = manager.tracker(experiment_id, backend=backend) if backend else None
         try:
             checkpoint = manager.start(experiment_id, details=_resolve(details), **options)

@@ -13,6 +13,7 @@ from typing import Any
 from mlvc_jupyter.blocks import page_blocks
 from mlvc_jupyter.core.reading.options import DEFAULT_SORT, SORT_FIELDS
 from mlvc_jupyter.core.records import Progress
+from mlvc_jupyter.core.reproduction.options import reproduce_cell_text
 from mlvc_jupyter.errors import MlvcError
 from mlvc_jupyter.render import Block, Table, format_time
 from mlvc_jupyter.widgets.base import Panel, open_manager
@@ -169,7 +170,7 @@ class HistoryPanel(Panel):
         The kernel sends it with the reply of the cell that runs; from a button click it
         arrives with the next cell run, so ``state.message`` also shows the command.
         """
-        command = f"%vc_reproduce {exp_id}"
+        command = reproduce_cell_text(exp_id)
         shell = self.shell or _current_shell()
         if shell is not None:
             shell.set_next_input(command, replace=False)

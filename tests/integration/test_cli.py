@@ -375,11 +375,14 @@ def test_reproduce(
     args = ["--dir", str(tmp_path / "repro")] if where == "dir" else []
     code, out, _ = mlvc(capsys, recorded.path, "reproduce", "lr-0.1", *args)
     assert code == 0
-    path = Path(out.splitlines()[0].removeprefix("Reproduced lr-0.1 in "))
-    if where == "dir":
-        assert path == tmp_path / "repro"
+    commit = recorded.git("rev-parse", "refs/mlvc/experiments/lr-0.1").strip()
+    path = Path(out.splitlines()[0].removeprefix(f"Checked out lr-0.1 @ {commit[:8]} in "))
+    assert path == (
+        tmp_path / "repro" if where == "dir" else recorded.path / "reproductions/lr-0.1"
+    )
     assert (path / "train.py").read_text() == "print('train')\n"
-    assert recorded.fingerprint() == before
+    after = recorded.fingerprint()
+    assert {k: v for k, v in after.items() if not k.startswith("reproductions/")} == before
 
 
 def test_restore_prints_the_safety_ref(

@@ -129,3 +129,49 @@ def test_export_never_overwrites_a_file(git_repo: GitRepo, tmp_path: Path) -> No
     into_folder = manager.export("exp-1", path=tmp_path)
     assert into_folder.parent == tmp_path
     assert into_folder.name.startswith("exp-1-")
+
+
+SELF_RECORDING = """\
+import random
+
+from mlvc_jupyter.core.manager import ExperimentManager
+
+manager = ExperimentManager(".")
+manager.start("exp-2", details={"entry": "python train.py"})
+manager.end("exp-2", metrics={"acc": METRIC})
+"""
+
+
+@pytest.mark.parametrize(
+    ("noise", "status", "verdict"),
+    [
+        ("0.75", 0, "reproduced (re-run recorded as exp-2-repro1)"),
+        (
+            "random.random()",
+            1,
+            "not reproduced: acc differs beyond tolerance (re-run recorded as exp-2-repro1)",
+        ),
+    ],
+    ids=["deterministic", "noisy"],
+)
+def test_bundle_reproduces_end_to_end(
+    git_repo: GitRepo, tmp_path: Path, noise: str, status: int, verdict: str
+) -> None:
+    git_repo.write({"train.py": SELF_RECORDING.replace("METRIC", noise)})
+    git_repo.commit("a training script that records itself")
+    recorded = _run(git_repo.path, "train.py")
+    assert recorded.returncode == 0, recorded.stderr
+    archive = ExperimentManager(git_repo.path).export("exp-2", path=tmp_path / "exp-2.zip")
+    shutil.rmtree(git_repo.path)
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    with zipfile.ZipFile(archive) as opened:
+        opened.extractall(folder)
+
+    result = _run(folder, "reproduce.py")
+
+    assert result.returncode == status, result.stdout + result.stderr
+    lines = result.stdout.lower().splitlines()
+    assert [line for line in lines if line.startswith(("reproduced", "not reproduced"))] == [
+        verdict
+    ]

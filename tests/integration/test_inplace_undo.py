@@ -267,3 +267,20 @@ def test_undo_in_a_linked_worktree_leaves_the_main_one_alone(
 
     manager.undo()
     assert tree_state(repo.path) == before
+
+
+def test_restores_an_earlier_checkpoint(git_repo: GitRepo) -> None:
+    manager = ExperimentManager(git_repo.path)
+    git_repo.write({"train.py": "print('first')\n"})
+    manager.start("exp1")
+    git_repo.write({"train.py": "print('second')\n"})
+    manager.end("exp1")
+
+    restored = manager.reproduce_inplace("exp1", checkpoint=1)
+
+    assert restored.seq == 1
+    assert (git_repo.path / "train.py").read_text() == "print('first')\n"
+    with pytest.raises(MlvcError, match="'exp1' has no checkpoint 7"):
+        manager.reproduce_inplace("exp1", checkpoint=7)
+    manager.undo()
+    assert (git_repo.path / "train.py").read_text() == "print('second')\n"

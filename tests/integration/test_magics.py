@@ -43,7 +43,7 @@ MAGICS = {
     "vc_branch": "Create branch mlvc/EXP_ID at an experiment's last checkpoint.",
     "vc_snapshot": "Save the configs and the repository's config files to a config snapshot.",
     "vc_restore": "Restore config files from a snapshot file or an experiment, saving yours first.",
-    "vc_reproduce": "Check out an experiment's last checkpoint in a separate worktree.",
+    "vc_reproduce": "Check an experiment out in a worktree, report drift, and with --run re-run it.",
     "vc_experiment": "Run the cell as an experiment: started before it, ended after it.",
 }
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -134,7 +134,7 @@ def test_vc_start_help_names_every_argument(shell: InteractiveShell) -> None:
     text = " ".join(ANSI.sub("", shell.object_inspect_text("%vc_start")).split())
     assert (
         "%vc_start [-n NAME] [--config VAR] [--branch] [--track BACKEND] [--seed N] [--resume] "
-        "[--notebook PATH] [--live] EXP_ID"
+        "[--notebook PATH] [--entry CMD] [--live] EXP_ID"
     ) in text
     for expected in (
         "EXP_ID letters, digits, '.', '_' and '-'",
@@ -713,13 +713,14 @@ def test_reproduce_checks_out_the_experiment_elsewhere(
     run(shell, "%vc_start r")
     run(shell, "%vc_end")
     target = tmp_path / "reproduced"
-    assert displayed(shell, f'%vc_reproduce r --dir "{target}"')[0] == [
-        f"r is checked out in {target}."
-    ]
+    (shown,) = displayed(shell, f'%vc_reproduce r --dir "{target}"')[0]
+    commit = manager(shell).summary("r").commit
+    assert shown.startswith(f"Checked out r @ {commit[:8]} in {target}")
+    assert "Drift: none" in shown
     assert (target / "train.py").read_text() == "print('train')\n"
     assert git_repo.fingerprint() == before
-    inside = usage_error(shell, f'%vc_reproduce r --dir "{git_repo.path / "sub"}"')
-    assert "inside your working tree" in inside
+    outside_git = usage_error(shell, f'%vc_reproduce r --dir "{git_repo.path / ".git" / "x"}"')
+    assert ".git" in outside_git
 
 
 def test_log_takes_the_query_options_of_the_cli(

@@ -190,7 +190,7 @@ def test_reproduce_into_worktree_keeps_user_files(
     git_repo.write({"train.py": "print('later edit')\n"})
     before = git_repo.fingerprint()
     path = manager.reproduce("exp1")
-    assert path == git_repo.path / ".git" / "mlvc" / "worktrees" / "exp1"
+    assert path == git_repo.path / "reproductions" / "exp1"
     assert (path / "train.py").read_text() == "print('experiment version')\n"
     assert manager.show("exp1").worktree == str(path)
     assert manager.reproduce("exp1") == path  # an unedited earlier worktree is replaced
@@ -199,9 +199,12 @@ def test_reproduce_into_worktree_keeps_user_files(
         manager.reproduce("exp1")
     custom = manager.reproduce("exp1", path=tmp_path / "elsewhere")
     assert (custom / "train.py").read_text() == "print('experiment version')\n"
-    with pytest.raises(MlvcError, match="inside your working tree"):
-        manager.reproduce("exp1", path=git_repo.path / "inside")
-    assert git_repo.fingerprint() == before
+    inside = manager.reproduce("exp1", path=git_repo.path / "sub" / "inside")
+    assert (inside / "train.py").read_text() == "print('experiment version')\n"
+    after = git_repo.fingerprint()
+    assert {
+        k: v for k, v in after.items() if not k.startswith(("reproductions/", "sub/"))
+    } == before
 
 
 def test_file_info(manager: ExperimentManager, git_repo: GitRepo) -> None:

@@ -28,7 +28,7 @@ from mlvc_jupyter.core.repo.refs import EXPERIMENTS, ExperimentRef
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import ExperimentNotFoundError
 
-__all__ = ["changed_files", "diff", "get", "history", "list_all", "show"]
+__all__ = ["changed_files", "diff", "get", "history", "list_all", "show", "show_at"]
 
 
 def list_all(repo: Repository) -> list[ExperimentSummary]:
@@ -61,8 +61,18 @@ def show(repo: Repository, experiment_id: str) -> ExperimentRecord:
     Raises:
         ExperimentNotFoundError: no such experiment.
     """
+    return show_at(repo, experiment_id, None)
+
+
+def show_at(repo: Repository, experiment_id: str, commit: str | None) -> ExperimentRecord:
+    """Return the record an experiment's checkpoint ``commit`` holds (None: the last), with
+    the experiment's summary.
+
+    Raises:
+        ExperimentNotFoundError: no such experiment.
+    """
     summary = get(repo, experiment_id)
-    (blob,) = repo.read_blobs([f"{summary.commit}:{RECORD_PATH}"])
+    (blob,) = repo.read_blobs([f"{commit or summary.commit}:{RECORD_PATH}"])
     return _record(summary, json.loads(blob) if blob else {})
 
 

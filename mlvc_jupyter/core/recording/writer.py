@@ -420,7 +420,7 @@ def _summary_extra(
     extra = dict(previous.get("extra") or {})
     if mlvc_branch:
         extra["mlvc_branch"] = mlvc_branch
-    for key in ("notebook", "reproduces", "seed"):
+    for key in ("notebook", "reproduces", "seed", "entry"):  # kept by later checkpoints
         if details and details.get(key) is not None:
             extra[key] = details[key]
     return extra

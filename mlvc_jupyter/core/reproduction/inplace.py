@@ -40,6 +40,7 @@ from mlvc_jupyter.core.reproduction.file_states import (
     remove_new_dirs,
     write_state,
 )
+from mlvc_jupyter.core.reproduction.worktree import checkpoint_commit
 from mlvc_jupyter.errors import DirtyWorkingTreeError, MlvcError
 
 __all__ = ["InplaceRestore", "UndoResult", "refuse_combined", "restore_inplace", "undo_last"]
@@ -108,7 +109,7 @@ class UndoResult:
 # -- restore -------------------------------------------------------------------------------------
 
 # Options of reproduce that place or run a reproduction elsewhere: none applies in place.
-_ELSEWHERE = ("dir", "run", "cell", "load", "entry")
+_ELSEWHERE = ("dir", "run", "cell", "load")
 
 
 def refuse_combined(options: object) -> None:
@@ -123,24 +124,29 @@ def refuse_combined(options: object) -> None:
 
 
 def restore_inplace(
-    repo: Repository, writer: ExperimentWriter, experiment_id: str
+    repo: Repository,
+    writer: ExperimentWriter,
+    experiment_id: str,
+    *,
+    checkpoint: int | None = None,
 ) -> InplaceRestore:
-    """Write the experiment's last checkpoint into the working tree, after a safety ref.
+    """Write the experiment's checkpoint ``checkpoint`` (default: the last) into the working
+    tree, after a safety ref.
 
     Raises:
         ExperimentNotFoundError: no such experiment.
-        MlvcError: a path of the checkpoint is hostile, or would replace a folder or go
-            through a symbolic link (nothing is written then).
+        MlvcError: no such checkpoint; or a path of the checkpoint is hostile, or would replace
+            a folder or go through a symbolic link (nothing is written then).
     """
-    summary = get(repo, experiment_id)
-    wanted = _checkpoint_files(repo, summary.commit)
-    large = {str(f.get("path")) for f in writer.read_record(summary.commit).get("large_files", [])}
+    commit = checkpoint_commit(repo, experiment_id, checkpoint)
+    seq = checkpoint or get(repo, experiment_id).checkpoints
+    wanted = _checkpoint_files(repo, commit)
+    large = {str(f.get("path")) for f in writer.read_record(commit).get("large_files", [])}
     removals = [p for p in _tracked(repo) if p not in wanted and p not in large]
     before, contents = _touched(repo, wanted, removals)
     created = [p for p, state in before.items() if state is None]
     entry = {
-        "root": str(repo.root), "experiment": experiment_id, "commit": summary.commit,
-        "seq": summary.checkpoints,
+        "root": str(repo.root), "experiment": experiment_id, "commit": commit, "seq": seq,
         "time": _now(), "head": repo.ref_exists("HEAD"),
         "before": {p: None if s is None else s.to_dict() for p, s in before.items()},
         "new_dirs": _missing_dirs(repo, created), "after": None, "undone": None,
@@ -149,13 +155,13 @@ def restore_inplace(
     entry["safety_ref"] = safety
     position = journal.append(repo, entry)  # written before any file: an interruption is undoable
     written = sorted(p for p in before if p in wanted)
-    _checkout(repo, summary.commit, written)
+    _checkout(repo, commit, written)
     removed = [p for p in sorted(before) if p not in wanted and remove_file(repo.root, p)]
     oid_length = len(repo.null_oid)
     entry["after"] = {p: fingerprint(repo.root, p, oid_length) for p in before}
     journal.replace(repo, position, entry)
     return InplaceRestore(
-        experiment_id, summary.commit, summary.checkpoints, safety,
+        experiment_id, commit, seq, safety,
         written=[display_path(p) for p in written],
         created=[display_path(p) for p in sorted(created)],
         removed=[display_path(p) for p in removed],

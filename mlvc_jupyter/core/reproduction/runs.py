@@ -7,10 +7,14 @@ working tree), with ``reproduces: <id>`` in its summary.
 
 from __future__ import annotations
 
-from mlvc_jupyter.core.manager import ExperimentManager
-from mlvc_jupyter.core.session import ExperimentSession
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-__all__ = ["next_run_id", "start_run"]
+if TYPE_CHECKING:  # the manager imports this package: imported where used
+    from mlvc_jupyter.core.manager import ExperimentManager
+    from mlvc_jupyter.core.session import ExperimentSession
+
+__all__ = ["free_run_id", "next_run_id", "start_run"]
 
 _STEM_CHARS = 90  # leaves room for "-repro<N>" within the 100-character id limit
 
@@ -23,6 +27,9 @@ def start_run(
     Raises:
         ExperimentNotFoundError: no such experiment.
     """
+    from mlvc_jupyter.core.manager import ExperimentManager
+    from mlvc_jupyter.core.session import ExperimentSession
+
     original = manager.show(experiment_id)
     run_manager = ExperimentManager(manager.reproduce(experiment_id), init=False)
     session, _ = ExperimentSession.start(
@@ -35,7 +42,12 @@ def start_run(
 
 def next_run_id(manager: ExperimentManager, experiment_id: str) -> str:
     """Return the first free ``<id>-repro<N>``."""
-    existing = set(manager.writer.existing_ids())
+    return free_run_id(manager.writer.existing_ids(), experiment_id)
+
+
+def free_run_id(ids: Iterable[str], experiment_id: str) -> str:
+    """Return the first ``<id>-repro<N>`` not among ``ids``."""
+    existing = set(ids)
     stem = experiment_id[:_STEM_CHARS]
     n = 1
     while f"{stem}-repro{n}" in existing:

@@ -1,4 +1,9 @@
-"""Materialise an experiment's checkpoint in a git worktree beside the user's working tree."""
+"""Materialise an experiment's checkpoint in a git worktree beside the user's working tree.
+
+The default place is ``reproductions/<id>/`` at the project root, where JupyterLab can open it;
+mlvc adds ``/reproductions/`` (and any ``--dir`` inside the project) to ``.git/info/exclude``
+so that neither ``git status`` nor a checkpoint ever sees it.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +14,25 @@ from pathlib import Path
 from typing import NoReturn
 
 from mlvc_jupyter.core.files import atomic_write
-from mlvc_jupyter.core.reading.listing import get
+from mlvc_jupyter.core.reading.listing import get, history
 from mlvc_jupyter.core.records import Progress, report
 from mlvc_jupyter.core.repo.places import inside_git_dir, user_path
 from mlvc_jupyter.core.repo.repository import Repository
 from mlvc_jupyter.errors import DirtyWorkingTreeError, MlvcError
 
-__all__ = ["default_worktree", "materialise", "worktree_of"]
+__all__ = ["REPRODUCTIONS", "checkpoint_commit", "default_worktree", "materialise", "worktree_of"]
 
 # A file in a worktree's admin folder (.git/worktrees/<name>/) saying mlvc created it: only such
 # worktrees are ever replaced. git removes the folder, marker included, with the worktree.
 _MARKER = "mlvc-reproduction"
+REPRODUCTIONS = "reproductions"
+"""The folder at the project root that holds reproductions by default."""
+_EXCLUDE_HEADER = "# added by mlvc: reproductions stay out of git status and checkpoints"
 
 
 def default_worktree(repo: Repository, experiment_id: str) -> Path:
-    """Return ``<runtime>/worktrees/<id>``, where reproduce puts an experiment by default."""
-    return repo.runtime_dir / "worktrees" / experiment_id
+    """Return ``<root>/reproductions/<id>``, where reproduce puts an experiment by default."""
+    return repo.root / REPRODUCTIONS / experiment_id
 
 
 def materialise(
@@ -32,31 +40,35 @@ def materialise(
     experiment_id: str,
     *,
     path: str | os.PathLike[str] | None = None,
+    checkpoint: int | None = None,
     on_progress: Progress | None = None,
 ) -> Path:
-    """Check out the experiment's last checkpoint (detached) in a worktree; return its path.
+    """Check out the experiment's checkpoint ``checkpoint`` (its sequence number; default the
+    last) detached in a worktree; return its path.
 
     The target is a new folder or an empty one, never inside any ``.git``, never a symbolic
     link and never a worktree mlvc did not create. A reproduction mlvc made earlier at the same
     place is replaced when nothing in it (ignored files included) would be lost. The user's
-    HEAD, index and working tree are untouched. ``on_progress(done, total)`` hears of its three
-    steps: the target cleared, the files checked out, the worktree registered.
+    HEAD, index and working tree are untouched (a target inside the project is added to
+    ``.git/info/exclude`` first). ``on_progress(done, total)`` hears of its three steps: the
+    target cleared, the files checked out, the worktree registered.
 
     Raises:
         ExperimentNotFoundError: no such experiment.
         DirtyWorkingTreeError: mlvc's earlier reproduction there holds files it would lose.
-        MlvcError: the target breaks one of the rules above.
+        MlvcError: the target breaks one of the rules above, or no such checkpoint.
     """
-    summary = get(repo, experiment_id)
+    commit = checkpoint_commit(repo, experiment_id, checkpoint)
     target = _target(repo, experiment_id, path)
     report(on_progress, 0, 3)
     ours = _is_ours(repo, target)
     if target.exists():
         _clear(repo, target, ours=ours)
+    _exclude(repo, target)
     target.parent.mkdir(parents=True, exist_ok=True)
     report(on_progress, 1, 3)
     force = ["--force"] if ours else []  # ours, registered but deleted by hand: take it back
-    repo.git.run("worktree", "add", "--detach", *force, str(target), summary.commit)
+    repo.git.run("worktree", "add", "--detach", *force, str(target), commit)
     report(on_progress, 2, 3)
     _mark_ours(repo, target)
     _remember(repo, experiment_id, target)
@@ -64,8 +76,50 @@ def materialise(
     return target
 
 
+def checkpoint_commit(repo: Repository, experiment_id: str, checkpoint: int | None) -> str:
+    """Return the commit of the experiment's checkpoint number ``checkpoint`` (None: the last).
+
+    Raises:
+        ExperimentNotFoundError: no such experiment.
+        MlvcError: it has no such checkpoint.
+    """
+    if checkpoint is None:
+        return get(repo, experiment_id).commit
+    checkpoints = history(repo, experiment_id)
+    for found in checkpoints:
+        if found.seq == checkpoint:
+            return found.commit
+    raise MlvcError(
+        f"Experiment '{experiment_id}' has no checkpoint {checkpoint}.",
+        hint=f"Its checkpoints are numbered 1 to {len(checkpoints)} (`mlvc show "
+        f"{experiment_id}`); leave --checkpoint out for the last.",
+    )
+
+
+def _exclude(repo: Repository, target: Path) -> None:
+    """Add ``target`` (``/reproductions/`` for the default place) to ``.git/info/exclude``
+    when it lies in the project, once; the user's own lines are never changed."""
+    if not repo.is_inside(target):
+        return
+    relative = target.resolve().relative_to(repo.root.resolve())
+    if relative.parts[:1] == (REPRODUCTIONS,):
+        relative = Path(REPRODUCTIONS)
+    line = f"/{relative.as_posix()}/"
+    exclude = repo.paths.common_dir / "info" / "exclude"
+    try:
+        text = exclude.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    if line in text.splitlines():
+        return
+    header = "" if _EXCLUDE_HEADER in text else f"{_EXCLUDE_HEADER}\n"
+    separator = "\n" if text and not text.endswith("\n") else ""
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(exclude, f"{text}{separator}{header}{line}\n")
+
+
 def _target(repo: Repository, experiment_id: str, path: str | os.PathLike[str] | None) -> Path:
-    """Return the absolute target, refusing links, git's files and the user's working tree."""
+    """Return the absolute target, refusing links and git's files."""
     if path is None:
         return default_worktree(repo, experiment_id)
     target = user_path(path, what="reproduction folder").absolute()
@@ -74,8 +128,6 @@ def _target(repo: Repository, experiment_id: str, path: str | os.PathLike[str] |
     own_area = target.resolve().is_relative_to(repo.runtime_dir.resolve() / "worktrees")
     if not own_area and inside_git_dir(target):
         _refuse(target, "it is inside a .git folder or a bare repository (git's own files)")
-    if repo.is_inside(target) and not own_area:
-        _refuse(target, "it is inside your working tree")
     return target
 
 
@@ -83,8 +135,8 @@ def _refuse(target: Path, why: str, hint: str = "") -> NoReturn:
     raise MlvcError(
         f"Cannot reproduce into '{target}': {why}.",
         hint=hint
-        or "Choose a new or empty folder outside the repository, or leave the "
-        "path out to use the default under .git/mlvc/worktrees/.",
+        or "Choose a new or empty folder, or leave the path out to use the default, "
+        f"{REPRODUCTIONS}/<id>/ at the project root.",
     )
 
 
