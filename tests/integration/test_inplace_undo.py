@@ -284,3 +284,25 @@ def test_restores_an_earlier_checkpoint(git_repo: GitRepo) -> None:
         manager.reproduce_inplace("exp1", checkpoint=7)
     manager.undo()
     assert (git_repo.path / "train.py").read_text() == "print('second')\n"
+
+
+def test_a_tracked_file_below_a_link_is_neither_followed_nor_removed(
+    git_repo: GitRepo, tmp_path: Path
+) -> None:
+    manager = ExperimentManager(git_repo.path)
+    manager.start("exp1")
+    manager.end("exp1")
+    git_repo.write({"lib/a.py": "A = 1\n"})
+    git_repo.commit("lib, after the experiment")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "a.py").write_text("not the project's\n")
+    (git_repo.path / "lib/a.py").unlink()
+    (git_repo.path / "lib").rmdir()
+    (git_repo.path / "lib").symlink_to(outside)
+
+    restored = manager.reproduce_inplace("exp1")
+
+    assert restored.removed == []
+    assert (outside / "a.py").read_text() == "not the project's\n"
+    assert (git_repo.path / "lib").is_symlink()

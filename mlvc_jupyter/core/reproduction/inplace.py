@@ -198,7 +198,8 @@ def _touched(
     before: dict[str, FileState | None] = {}
     contents: dict[str, bytes] = {}
     for path in [*wanted, *removals]:
-        _refuse_link_above(files, path)
+        if path in wanted:  # a tracked file below a link is gone as git sees it: no removal
+            _refuse_link_above(files, path)
         found = read_state(files, path, oid_length)
         state = None if found is None else found[0]
         if state is None and path not in wanted:
