@@ -26,6 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
+from importlib import invalidate_caches
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if subprocess.call(_install_command()) != 0:
             return _fail("installing the recorded packages failed (pip's output is above).")
+        invalidate_caches()  # so the check below sees what pip just installed
     if shutil.which("git") is None:
         return _fail("git is not installed or not on PATH; install git and retry.")
     if find_spec("mlvc_jupyter") is None:
