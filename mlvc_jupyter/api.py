@@ -11,7 +11,7 @@ Class and method names, argument order and return values follow the spec's usage
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, overload
 
@@ -177,14 +177,20 @@ class ExperimentVersionControl(VersionControlManager):
         configs: Any,
         create_branch: bool = False,
         resume: bool = False,
+        data: Sequence[str | os.PathLike[str]] | None = None,
     ) -> str:
-        """Record the experiment's first checkpoint; return its commit hash."""
+        """Record the experiment's first checkpoint; return its commit hash.
+
+        ``data`` names files or folders the experiment reads; their fingerprints (size, mtime,
+        SHA-256) go into the record.
+        """
         return self.manager.start(
             experiment_id,
             name=experiment_name,
             configs=configs,
             create_branch=create_branch,
             resume=resume,
+            data=data,
         ).commit
 
     def commit_experiment_changes(
@@ -242,11 +248,15 @@ class IntegratedVersionControl:
         configs: Any,
         create_branch: bool = False,
         tracking_backend: str = "local",
+        data: Sequence[str | os.PathLike[str]] | None = None,
     ) -> tuple[str, Tracker]:
-        """Start an experiment with a metric tracker; return (commit hash, tracker)."""
+        """Start an experiment with a metric tracker; return (commit hash, tracker).
+
+        ``data`` names files or folders the experiment reads (fingerprinted into the record).
+        """
         session, checkpoint = ExperimentSession.start(
             self.vc_manager.manager, experiment_id, backend=tracking_backend,
-            name=experiment_name, configs=configs, create_branch=create_branch,
+            name=experiment_name, configs=configs, create_branch=create_branch, data=data,
         )  # fmt: skip
         self.sessions[experiment_id] = session
         assert session.tracker is not None  # a backend was named

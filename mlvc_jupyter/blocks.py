@@ -155,6 +155,7 @@ def record_blocks(record: ExperimentRecord) -> list[Block]:
         ("worktree", record.worktree),
     ]
     large = [(f.path, f"{f.size} B", f.sha256[:12]) for f in record.large_files]
+    data = [(d.path, d.kind, f"{d.size} B", f"{d.files} files", d.sha256[:12]) for d in record.data]
     notebooks = [(n.get("path", "?"), _notebook_state(n)) for n in record.notebooks]
     timings = [(k, _ms(v)) for k, v in record.timings.items() if is_number(v)]
     return [
@@ -163,6 +164,7 @@ def record_blocks(record: ExperimentRecord) -> list[Block]:
         Table("configs", (), [(k, format_param(v)) for k, v in flatten(record.configs).items()]),
         Table("changed files (vs. the starting commit)", (), [(p,) for p in record.dirty_files]),
         Table("large files (left out)", (), large),
+        Table("data (fingerprints)", (), data),
         Table("notebooks", (), notebooks),
         Table("timings (ms)", (), timings, folded=True),
         Table("warnings", (), [(w,) for w in [*record.warnings, *(details.get("warnings") or [])]]),
@@ -192,11 +194,13 @@ def diff_blocks(diff: ExperimentDiff) -> list[Block]:
         (key, _or_dash(m.get("a")), _or_dash(m.get("b")), Delta.of(key, m.get("delta")))
         for key, m in diff.metrics.items()
     ]
+    data = [(d.describe(),) for d in diff.data]
     return [
         f"{a} and {b} do not differ." if diff.is_empty else f"diff {a} -> {b}",
         Table("params", ("PARAM", a, b), params, empty="(same)"),
         Table("metrics", ("METRIC", a, b, "DELTA"), metrics, empty="(none recorded)"),
         Table("files", (), diff.files, empty="(same)"),
+        *([Table("data (fingerprints)", (), data)] if data else []),
     ]
 
 

@@ -145,6 +145,13 @@ class VCMagics(Magics):
     )
     @argument("--seed", type=int, metavar="N", help="seed random, numpy and torch; record N")
     @argument("--resume", action="store_true", help="continue an existing experiment")
+    @argument(
+        "--data",
+        action="append",
+        metavar="PATH",
+        help="a file or folder the experiment reads: its size, mtime and sha256 are recorded "
+        "(repeatable)",
+    )
     @argument("--notebook", metavar="PATH", help="this notebook's path, if not detected")
     @argument(
         "--entry",
@@ -170,7 +177,8 @@ class VCMagics(Magics):
             args.experiment_id, seed=args.seed, notebook=args.notebook, name=args.name,
             track=args.track or ("local" if args.live else None),
             configs=self.session.variable(args.config, "--config"),
-            create_branch=args.branch, resume=args.resume, entry=args.entry,
+            create_branch=args.branch, resume=args.resume, data=args.data,
+            entry=args.entry,
         )  # fmt: skip
         self._show(display.CheckpointView(checkpoint))
         if args.live:

@@ -42,7 +42,7 @@ class ReproduceMagics(Magics):
         "--cell", action="store_true", help="insert this line, without --cell, as a cell below"
     )
     def vc_reproduce(self, line: str) -> None:
-        """Check an experiment out in a worktree, report drift, and with --run re-run it.
+        """Check an experiment out, report its drift, and with --run re-run it.
 
         Example: `%vc_reproduce lr-0.1 --run --tolerance loss=1e-3`. The checkout goes to
         reproductions/EXP_ID (kept out of git status); --run executes the recorded notebook in

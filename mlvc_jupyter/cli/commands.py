@@ -152,6 +152,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         message=args.message,
         create_branch=args.branch,
         resume=args.resume,
+        data=args.data,
         details={"entry": args.entry} if args.entry else None,
     )
     verb = "Resumed" if checkpoint.seq > 1 else "Started"

@@ -164,6 +164,11 @@ def _add_start(subparsers: Any) -> None:
     )
     p.add_argument("--resume", action="store_true", help="continue the experiment if it exists")
     p.add_argument(
+        "--data", action="append", metavar="PATH",
+        help="a file or folder the experiment reads: size, mtime and sha256 are recorded "
+        "(repeatable; unchanged files are not read again)",
+    )  # fmt: skip
+    p.add_argument(
         "--entry", metavar="CMD",
         help='the command that re-runs it, e.g. "python train.py" (`mlvc reproduce --run`)',
     )  # fmt: skip

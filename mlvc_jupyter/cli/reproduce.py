@@ -50,9 +50,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if options.dir is not None:  # taken from -C, as every path the CLI is given
         options = replace(options, dir=str(_path(args, options.dir)))
     manager = _manager(args)
-    result = manager.reproduction(
-        args.experiment_id, options, on_run_progress=None if args.json else _cell_progress
-    )
+    result = manager.reproduction(args.experiment_id, options, on_run_progress=_cell_progress)
     if args.json:
         _print_json(result.to_dict())
     else:

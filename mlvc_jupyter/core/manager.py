@@ -17,6 +17,7 @@ from typing import Any
 
 from mlvc_jupyter.core.configs import saved as config_snapshots
 from mlvc_jupyter.core.configs.values import checked_text
+from mlvc_jupyter.core.data.fingerprint import fingerprint_data
 from mlvc_jupyter.core.reading import compare as compare_mod
 from mlvc_jupyter.core.reading import listing
 from mlvc_jupyter.core.reading import query as query_mod
@@ -136,10 +137,12 @@ class ExperimentManager:
         create_branch: bool = False,
         resume: bool = False,
         details: Mapping[str, Any] | None = None,
+        data: Sequence[str | os.PathLike[str]] | None = None,
     ) -> Checkpoint:
         """Start an experiment: its first checkpoint, on ``refs/mlvc/experiments/<id>``.
 
-        With ``create_branch``, branch ``mlvc/<id>`` follows every checkpoint.
+        With ``create_branch``, branch ``mlvc/<id>`` follows every checkpoint. ``data`` names
+        files or folders the experiment reads: their fingerprints go into the record.
 
         Raises:
             InvalidNameError: the id breaks the naming rules.
@@ -154,6 +157,9 @@ class ExperimentManager:
             branch = (
                 self._experiment_branch(experiment_id, resume=resume) if create_branch else None
             )
+            prints = (
+                None if data is None else [f.to_dict() for f in fingerprint_data(self.repo, data)]
+            )
             with self._write_lock:
                 return self.writer.start(
                     experiment_id,
@@ -163,6 +169,7 @@ class ExperimentManager:
                     resume=resume,
                     mlvc_branch=branch,
                     details=details,
+                    data=prints,
                 )
 
     def _experiment_branch(self, experiment_id: str, *, resume: bool) -> str:

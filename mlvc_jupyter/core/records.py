@@ -6,9 +6,12 @@ import datetime as dt
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from mlvc_jupyter.errors import MlvcError
+
+if TYPE_CHECKING:
+    from mlvc_jupyter.core.data.fingerprint import DataDrift, DataFingerprint
 
 __all__ = [
     "Checkpoint",
@@ -216,6 +219,8 @@ class ExperimentRecord(_Record):
     """What the snapshot could not record as it was (dirty submodules, ...)."""
     worktree: str | None = None
     """Where reproduce last materialised the experiment on this machine, if it still exists."""
+    data: list[DataFingerprint] = field(default_factory=list)
+    """Fingerprints of the data the experiment reads (``--data`` at start)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,16 +234,19 @@ class ExperimentDiff(_Record):
     params_changed: dict[str, tuple[Any, Any]]
     metrics: dict[str, dict[str, Any]]
     files: list[tuple[str, str]]
+    data: list[DataDrift] = field(default_factory=list)
+    """Data fingerprints that differ from ``a`` to ``b``."""
 
     @property
     def is_empty(self) -> bool:
-        """Return True when the experiments have the same params, metrics and files."""
+        """Return True when the experiments have the same params, metrics, files and data."""
         changed_metrics = any(m.get("delta") not in (0, None) for m in self.metrics.values())
         return not (
             self.params_added
             or self.params_removed
             or self.params_changed
             or self.files
+            or self.data
             or changed_metrics
         )
 

@@ -13,7 +13,7 @@ import asyncio
 import json
 import re
 from collections.abc import Callable
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import tornado.web
@@ -277,7 +277,11 @@ class ReproduceHandler(MlvcHandler):
         manager.summary(experiment_id)  # a missing experiment is a 404 now, not a failed job
 
         def work() -> dict[str, Any]:
-            return {"worktree": self.workspace.relative(manager.reproduce(experiment_id))}
+            result = manager.reproduction(experiment_id)  # reproductions/<id>: JupyterLab opens it
+            return {
+                "worktree": self.workspace.relative(Path(result.worktree)),
+                "drift": result.drift.to_dict(),
+            }
 
         job = self.workspace.submit(Job("reproduce", experiment_id), work)
         return dict(job.to_dict())

@@ -43,7 +43,7 @@ MAGICS = {
     "vc_branch": "Create branch mlvc/EXP_ID at an experiment's last checkpoint.",
     "vc_snapshot": "Save the configs and the repository's config files to a config snapshot.",
     "vc_restore": "Restore config files from a snapshot file or an experiment, saving yours first.",
-    "vc_reproduce": "Check an experiment out in a worktree, report drift, and with --run re-run it.",
+    "vc_reproduce": "Check an experiment out, report its drift, and with --run re-run it.",
     "vc_experiment": "Run the cell as an experiment: started before it, ended after it.",
 }
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -757,3 +757,22 @@ def test_start_outside_a_repository_refuses_and_names_vc_init(
     assert not (plain / ".git").exists()
     assert list(plain.iterdir()) == []
     monkeypatch.chdir(git_repo.path)  # the fixture's teardown opens the current folder
+
+
+def test_a_rerun_records_the_linked_run_with_the_recorded_seed(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `reproduce --run` gives the child: its start of the original id is redirected."""
+    run(shell, "%vc_start orig --entry 'python train.py'")
+    run(shell, "%vc_end")
+    monkeypatch.setenv("MLVC_REPRODUCES", "orig")
+    monkeypatch.setenv("MLVC_REPRODUCTION_ID", "orig-repro1")
+    monkeypatch.setenv("MLVC_SEED", "7")
+    run(shell, "%vc_start orig")
+    assert run(shell, "import random; random.random()") == random.Random(7).random()
+    run(shell, "%vc_end")
+    linked = manager(shell).summary("orig-repro1")
+    assert (linked.extra["reproduces"], linked.extra["seed"]) == ("orig", 7)
+    assert manager(shell).summary("orig").extra == {"entry": "python train.py"}
+    assert displayed(shell, "%vc_reproduce orig")[0] == ["Skipped: this notebook is being "
+                                                          "re-run to reproduce orig."]  # fmt: skip

@@ -12,6 +12,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from mlvc_jupyter.core.manager import ExperimentManager
 from tests.conftest import GitRepo, git
 
 pytestmark = pytest.mark.kernel
@@ -21,6 +22,7 @@ EXPERIMENT = re.compile(r"^\s*%%?vc_(?:start|experiment)\s+([A-Za-z0-9][\w.-]*)"
 TAG = re.compile(
     r"^\s*(?:%%?vc_(?:end|experiment)\b.*?--tag\s+|%vc_tag\s+\S+\s+)([^\s-]\S*)", re.MULTILINE
 )
+REPRODUCED = re.compile(r"^\s*%vc_reproduce\s+([A-Za-z0-9][\w.-]*)\s+--run\s*$", re.MULTILINE)
 CELL_TIMEOUT = 120
 
 
@@ -87,6 +89,11 @@ def test_notebook_runs_in_a_real_kernel_and_records_in_git(
     assert experiments, "a notebook in notebooks/ should record at least one experiment"
     for experiment_id in experiments:
         _check_experiment(project, experiment_id, source.name)
+    for experiment_id in REPRODUCED.findall(_sources(notebook)):  # the re-run reproduced it
+        manager = ExperimentManager(project)
+        rerun = manager.summary(f"{experiment_id}-repro1")
+        assert rerun.extra["reproduces"] == experiment_id
+        assert rerun.metrics == manager.summary(experiment_id).metrics
     assert sorted(git(project, "tag", "--list").split()) == sorted(tags)
     if before is not None:
         assert _user_state(project) == before

@@ -166,6 +166,8 @@ async def test_reproduce_runs_as_a_job(jp_fetch: Fetch, project: GitRepo) -> Non
             break
         await asyncio.sleep(0.05)
     assert (code, job["state"], job["error"]) == (200, "done", None)
+    assert job["result"]["worktree"] == "reproductions/exp-1"  # inside the root: Lab opens it
+    assert job["result"]["drift"]["environment"] == []
     worktree = project.path / job["result"]["worktree"]
     assert (worktree / "train.py").read_text() == "print('train 0.1')\n"
     assert (project.path / "train.py").read_text() == "print('train 0.2')\n"

@@ -41,6 +41,7 @@ __all__ = [
     "FingerprintCache",
     "compare_fingerprints",
     "fingerprint",
+    "fingerprint_data",
 ]
 
 log = logging.getLogger(__name__)
@@ -202,6 +203,21 @@ def fingerprint(
     every = list({f.absolute: f for files in listings.values() for f in files}.values())
     hashes = _hash_all(every, cache, workers or 8)
     return [_summarise(shown, absolute, listings[absolute], hashes) for shown, absolute in targets]
+
+
+def fingerprint_data(
+    repo: Repository, paths: Iterable[str | os.PathLike[str]]
+) -> list[DataFingerprint]:
+    """Fingerprint ``paths`` for a record of ``repo``, through its cache under the runtime folder.
+
+    Relative paths start at the folder the repository was opened from (the CLI's working folder,
+    a notebook's); the fingerprints name them relative to the repository's root.
+
+    Raises:
+        MlvcError: a path does not exist or cannot be read.
+    """
+    absolute = [_absolute(Path(p), repo.base) for p in paths]
+    return fingerprint(absolute, root=repo.root, cache=FingerprintCache.for_repository(repo))
 
 
 def _absolute(path: Path, root: Path) -> str:

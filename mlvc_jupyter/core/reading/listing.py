@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from mlvc_jupyter.core.configs.values import diff_params, flatten
+from mlvc_jupyter.core.data.fingerprint import DataFingerprint, compare_fingerprints
 from mlvc_jupyter.core.reading import query
 from mlvc_jupyter.core.recording.summary import (
     LISTING_FORMAT,
@@ -87,6 +88,7 @@ def _record(summary: ExperimentSummary, data: dict[str, Any]) -> ExperimentRecor
         timings=dict(data.get("timings") or {}),
         details=dict(data.get("details") or {}),
         warnings=list(data.get("warnings") or []),
+        data=[DataFingerprint.from_dict(d) for d in data.get("data") or []],
     )
 
 
@@ -126,8 +128,10 @@ def diff(repo: Repository, a: str, b: str) -> ExperimentDiff:
     """
     first, second = get(repo, a), get(repo, b)
     blobs = repo.read_blobs([f"{first.commit}:{RECORD_PATH}", f"{second.commit}:{RECORD_PATH}"])
-    params_a, params_b = (
-        flatten(json.loads(blob).get("configs") or {}) if blob else {} for blob in blobs
+    records = [json.loads(blob) if blob else {} for blob in blobs]
+    params_a, params_b = (flatten(record.get("configs") or {}) for record in records)
+    data_a, data_b = (
+        [DataFingerprint.from_dict(d) for d in record.get("data") or []] for record in records
     )
     added, removed, changed = diff_params(params_a, params_b)
     files = changed_files(repo, first.commit, second.commit)
@@ -139,6 +143,7 @@ def diff(repo: Repository, a: str, b: str) -> ExperimentDiff:
         params_changed=changed,
         metrics=_metric_deltas(first.metrics, second.metrics),
         files=files,
+        data=compare_fingerprints(data_a, data_b),
     )
 
 

@@ -15,11 +15,12 @@ import json
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from mlvc_jupyter.core.configs import values as configs_mod
+from mlvc_jupyter.core.data.keeper import LargeFileKeeper
 from mlvc_jupyter.core.environment.capture import capture_environment
 from mlvc_jupyter.core.recording import timings
 from mlvc_jupyter.core.recording.folded_ids import FoldedIds
@@ -68,9 +69,12 @@ class ExperimentWriter:
         self.repo = repo
         self.tree_builder = TreeBuilder(repo)
         self._tips: dict[str, tuple[str, dict[str, Any]]] = {}
-        # The configs this writer last recorded, by experiment: (commit, configs). A checkpoint
-        # without new configs reuses them instead of reading the previous record back.
-        self._configs: dict[str, tuple[str, Any]] = {}
+        # The configs and data fingerprints this writer last recorded, by experiment: (commit,
+        # configs, data). A checkpoint without new ones reuses them instead of reading the
+        # previous record back.
+        self._carried: dict[str, tuple[str, Any, list[Any]]] = {}
+        self.large_files = LargeFileKeeper(repo)
+        """Puts the large files checkpoints leave out into the content cache, in the background."""
         self.max_wait = _MAX_WAIT  # seconds a checkpoint may wait for other writers
         self._folded = FoldedIds(repo)
 
@@ -123,10 +127,12 @@ class ExperimentWriter:
         resume: bool = False,
         mlvc_branch: str | None = None,
         details: Mapping[str, Any] | None = None,
+        data: Sequence[Mapping[str, Any]] | None = None,
     ) -> Checkpoint:
         """Record the first checkpoint of an experiment (or continue one with ``resume``).
 
-        ``resume`` is the one way to reopen an ended experiment.
+        ``resume`` is the one way to reopen an ended experiment. ``data`` are the fingerprints
+        (``DataFingerprint.to_dict()``) of the data it reads; later checkpoints carry them.
 
         Raises:
             InvalidNameError: the id breaks the naming rules.
@@ -154,6 +160,7 @@ class ExperimentWriter:
             reopening=tip is not None,
             mlvc_branch=mlvc_branch,
             details=details,
+            data=data,
         )
 
     def _refuse_case_collision(self, experiment_id: str) -> None:
@@ -179,6 +186,7 @@ class ExperimentWriter:
         reopening: bool = False,
         mlvc_branch: str | None = None,
         details: Mapping[str, Any] | None = None,
+        data: Sequence[Mapping[str, Any]] | None = None,
     ) -> Checkpoint:
         """Snapshot the working tree and commit it as the experiment's next checkpoint.
 
@@ -192,12 +200,13 @@ class ExperimentWriter:
         """
         tip = None if creating else self._open_tip(experiment_id, reopening=reopening)
         previous = tip[1] if tip else {}
-        if configs is not None:
-            record_configs = configs_mod.serialise_configs(configs)
-        else:
-            record_configs = self._previous_configs(experiment_id, tip[0]) if tip else {}
+        carried = self._previous(experiment_id, tip[0]) if tip else ({}, [])
+        record_configs = carried[0] if configs is None else configs_mod.serialise_configs(configs)
+        record_data = carried[1] if data is None else [dict(d) for d in data]
         with self.tree_builder.stage() as staged:
-            files = self._record_files(experiment_id, record_configs, details, staged.preview)
+            files = self._record_files(
+                experiment_id, (record_configs, record_data), details, staged.preview
+            )
             snap = staged.write_tree(files)
         summary = new_summary(
             experiment_id, status=status, message=message, head=snap.head, branch=snap.branch,
@@ -207,14 +216,17 @@ class ExperimentWriter:
         checkpoint = self._publish(
             experiment_id, snap, summary, creating=creating, reopening=reopening
         )
-        self._configs[experiment_id] = (checkpoint.commit, record_configs)
+        self._carried[experiment_id] = (checkpoint.commit, record_configs, record_data)
+        self.large_files.keep(snap.large_files)
         return checkpoint
 
-    def _previous_configs(self, experiment_id: str, commit: str) -> Any:
-        cached = self._configs.get(experiment_id)
+    def _previous(self, experiment_id: str, commit: str) -> tuple[Any, list[Any]]:
+        """Return the configs and data fingerprints the checkpoint ``commit`` recorded."""
+        cached = self._carried.get(experiment_id)
         if cached is not None and cached[0] == commit:
-            return cached[1]
-        return self.read_record(commit).get("configs", {})
+            return cached[1], cached[2]
+        record = self.read_record(commit)
+        return record.get("configs", {}), list(record.get("data") or [])
 
     def _open_tip(self, experiment_id: str, *, reopening: bool) -> tuple[str, dict[str, Any]]:
         """Return the tip the next checkpoint goes on, refusing an ended experiment."""
@@ -237,14 +249,15 @@ class ExperimentWriter:
     def _record_files(
         self,
         experiment_id: str,
-        record_configs: Any,
+        carried: tuple[Any, list[Any]],
         details: Mapping[str, Any] | None,
         preview: CheckpointTree,
     ) -> dict[str, bytes]:
         record = {
             "schema": SCHEMA_VERSION,
             "id": experiment_id,
-            "configs": record_configs,
+            "configs": carried[0],
+            "data": carried[1],
             "environment": capture_environment(),
             "identity": "fallback" if self.repo.uses_fallback_identity else "user",
             "settings": self.repo.settings.to_dict(),
@@ -356,6 +369,7 @@ class ExperimentWriter:
         summary["seq"] = 1
         commit = self._commit_tree(snap.tree, snap.head, summary)
         self.repo.git.run("update-ref", "--no-deref", ref, commit, self.repo.null_oid)
+        self.large_files.keep(snap.large_files)
         return ref
 
     def _require_tip_fresh(self, experiment_id: str) -> tuple[str, dict[str, Any]]:

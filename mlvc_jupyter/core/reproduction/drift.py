@@ -14,6 +14,7 @@ from typing import Literal
 
 from mlvc_jupyter.core.configs.values import is_config_path
 from mlvc_jupyter.core.data.cache import ContentCache
+from mlvc_jupyter.core.data.fingerprint import DataFingerprint, FingerprintCache, fingerprint
 from mlvc_jupyter.core.environment.capture import (
     EnvironmentChange,
     capture_environment,
@@ -22,6 +23,7 @@ from mlvc_jupyter.core.environment.capture import (
 )
 from mlvc_jupyter.core.records import ExperimentRecord, _Record
 from mlvc_jupyter.core.repo.repository import Repository
+from mlvc_jupyter.errors import MlvcError
 
 __all__ = ["DataCheck", "DriftReport", "data_checks", "drift_report", "restore_large_files"]
 
@@ -32,15 +34,16 @@ DataState = Literal["match", "restored", "changed", "missing"]
 class DataCheck(_Record):
     """One data file of the record, as found in the reproduction.
 
-    ``state``: ``match`` (its sha256 is the recorded one), ``restored`` (brought back from the
-    local content cache), ``changed`` (another sha256) or ``missing``.
+    ``state``: ``match`` (its sha256 is the recorded one; a folder's covers every file in it),
+    ``restored`` (brought back from the local content cache), ``changed`` (another sha256) or
+    ``missing``.
     """
 
     path: str
     sha256: str
     state: DataState
     kind: str = "large file"
-    """``large file`` (left out of the checkpoint) or ``data`` (declared with ``--data``)."""
+    """``data`` (declared with ``--data``) or ``large file`` (left out of the checkpoint)."""
     found: str | None = None
     """The sha256 found, when it differs."""
 
@@ -93,18 +96,36 @@ def restore_large_files(repo: Repository, record: ExperimentRecord, worktree: Pa
     return restored
 
 
-def data_checks(record: ExperimentRecord, worktree: Path, restored: set[str]) -> list[DataCheck]:
-    """Return a check of every large file ``record`` lists, as found in ``worktree``.
+def data_checks(
+    repo: Repository, record: ExperimentRecord, worktree: Path, restored: set[str]
+) -> list[DataCheck]:
+    """Return a check of every ``--data`` path and large file ``record`` lists.
 
-    ``restored`` names the files the content cache brought back.
+    Large files are looked for in ``worktree`` (``restored`` names those the content cache
+    brought back). A ``--data`` path, usually ignored by git and so not in the checkout, is
+    looked for in ``worktree`` first, then in the project, where the re-run's data lives.
     """
-    checks = []
+    cache = FingerprintCache.for_repository(repo)
+    checks = [_data_check(repo, recorded, worktree, cache) for recorded in record.data]
     for large in record.large_files:
         state, found = _check(worktree / large.path, large.sha256)
         if state == "match" and large.path in restored:
             state = "restored"
         checks.append(DataCheck(path=large.path, sha256=large.sha256, state=state, found=found))
     return checks
+
+
+def _data_check(
+    repo: Repository, recorded: DataFingerprint, worktree: Path, cache: FingerprintCache
+) -> DataCheck:
+    base = worktree if (worktree / recorded.path).exists() else repo.root
+    try:
+        (current,) = fingerprint([recorded.path], root=base, cache=cache)
+    except MlvcError:  # not there, or unreadable
+        return DataCheck(recorded.path, recorded.sha256, "missing", kind="data")
+    if (current.kind, current.sha256) == (recorded.kind, recorded.sha256):
+        return DataCheck(recorded.path, recorded.sha256, "match", kind="data")
+    return DataCheck(recorded.path, recorded.sha256, "changed", kind="data", found=current.sha256)
 
 
 def _check(path: Path, sha256: str) -> tuple[DataState, str | None]:

@@ -95,7 +95,9 @@ def _run_notebook(path: Path, env: Mapping[str, str], on_progress: Progress | No
         on_cell_executed=executed,
     )  # fmt: skip
     try:
-        client.execute(env=dict(env))
+        # The kernel's own stderr (start-up warnings) would land in the caller's cell output;
+        # what the notebook prints or raises comes back through the kernel's messages.
+        client.execute(env=dict(env), stderr=subprocess.DEVNULL)
     except CellExecutionError as exc:
         return f"a cell of {path.name} raised {exc.ename}: {exc.evalue}"
     except (CellTimeoutError, DeadKernelError, NoSuchKernel, RuntimeError, OSError) as exc:

@@ -82,8 +82,9 @@ def reproduce(
         repo, experiment_id, path=options.dir, checkpoint=options.checkpoint,
         on_progress=on_progress,
     )  # fmt: skip
+    writer.large_files.wait()  # files this process just left out may still be on their way
     restored = restore_large_files(repo, record, worktree)
-    drift = drift_report(repo, record, worktree, data_checks(record, worktree, restored))
+    drift = drift_report(repo, record, worktree, data_checks(repo, record, worktree, restored))
     verdict = None
     if options.run:
         verdict = _rerun(writer, record, worktree, options.tolerance, on_run_progress)
