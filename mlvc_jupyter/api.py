@@ -293,8 +293,10 @@ class IntegratedVersionControl:
         return checkpoint.commit
 
     def create_experiment_snapshot(self, experiment_id: str) -> str:
-        """Write a zip with configs, git info, final metrics, metric history and a reproduce
-        script; return its path."""
+        """Write a portable zip and return its path: a git bundle of the experiment's commits,
+        its record (configs, git info, environment, final metrics), metric history, pinned
+        requirements and ``reproduce.py``, which reproduces it on a machine without this
+        repository (see ``mlvc export``)."""
         session = self.sessions.get(experiment_id)
         if session is not None:
             session.flush()

@@ -437,10 +437,11 @@ def load_ipython_extension(ipython: Any) -> None:
     from mlvc_jupyter.magics_housekeeping import HousekeepingMagics
     from mlvc_jupyter.magics_reproduce import ReproduceMagics
     from mlvc_jupyter.magics_sharing import SharingMagics
+    from mlvc_jupyter.magics_undo import UndoMagics
 
     main = VCMagics(ipython)
     ipython.register_magics(main)
-    for family in (SharingMagics, HousekeepingMagics, ReproduceMagics):
+    for family in (SharingMagics, HousekeepingMagics, ReproduceMagics, UndoMagics):
         ipython.register_magics(family(ipython, main))
 
 

@@ -18,6 +18,7 @@ from mlvc_jupyter import display
 from mlvc_jupyter.core.reproduction.linking import reproducing
 from mlvc_jupyter.core.reproduction.options import options_from, reproduce_cell_text
 from mlvc_jupyter.magic_lines import parse, reports_errors, reproduce_arguments
+from mlvc_jupyter.magics_undo import restore_inplace
 
 __all__ = ["ReproduceMagics"]
 
@@ -50,6 +51,9 @@ class ReproduceMagics(Magics):
         being re-run, only --load acts.
         """
         args = parse(self.vc_reproduce, line)
+        if args.inplace:
+            restore_inplace(self.main, args)
+            return
         options = options_from(args, load=args.load)
         if args.cell:
             text = reproduce_cell_text(args.experiment_id, options)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mlvc_jupyter import __version__
-from mlvc_jupyter.cli import commands, housekeeping, reproduce, sharing
+from mlvc_jupyter.cli import commands, housekeeping, reproduce, sharing, undo_export
 from mlvc_jupyter.core.reading.options import QUERY_OPTIONS
 
 __all__ = ["build_parser"]
@@ -387,6 +387,7 @@ _COMMANDS = (
     _add_init, _add_status, _add_start, _add_commit, _add_end, _add_log, _add_show, _add_diff,
     _add_tag, _add_branch, _add_reproduce, _add_restore, _add_strip, _add_filter, _add_demo,
     sharing.add_push, sharing.add_pull, sharing.add_share, housekeeping.add_rm, housekeeping.add_gc,
+    undo_export.add_undo, undo_export.add_export,
 )  # fmt: skip
 
 

@@ -11,6 +11,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
+from mlvc_jupyter.cli.undo_export import run_inplace
 from mlvc_jupyter.core.reproduction.options import REPRODUCE_OPTIONS, options_from
 
 __all__ = ["add_reproduce", "cmd_reproduce"]
@@ -43,6 +44,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from mlvc_jupyter.cli.commands import _manager, _path, _print_json
     from mlvc_jupyter.render import as_text
 
+    if args.inplace:
+        return run_inplace(args)
     options = options_from(args)
     if options.dir is not None:  # taken from -C, as every path the CLI is given
         options = replace(options, dir=str(_path(args, options.dir)))

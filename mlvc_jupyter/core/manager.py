@@ -22,7 +22,7 @@ from mlvc_jupyter.core.housekeeping import gc as gc_mod
 from mlvc_jupyter.core.housekeeping import retention
 from mlvc_jupyter.core.housekeeping.autogc import AutoGc
 from mlvc_jupyter.core.reading import compare as compare_mod
-from mlvc_jupyter.core.reading import export, listing
+from mlvc_jupyter.core.reading import listing
 from mlvc_jupyter.core.reading import query as query_mod
 from mlvc_jupyter.core.reading.options import DEFAULT_LIMIT, DEFAULT_SORT
 from mlvc_jupyter.core.recording import timings
@@ -59,7 +59,7 @@ from mlvc_jupyter.core.repo.refs import (
     validate_experiment_name,
 )
 from mlvc_jupyter.core.repo.repository import Repository
-from mlvc_jupyter.core.reproduction import linking, pipeline
+from mlvc_jupyter.core.reproduction import bundle, inplace, linking, pipeline
 from mlvc_jupyter.core.reproduction import worktree as reproduce
 from mlvc_jupyter.core.reproduction.options import ReproduceOptions
 from mlvc_jupyter.core.reproduction.pipeline import Reproduction
@@ -531,11 +531,27 @@ class ExperimentManager:
                 on_progress=on_progress, on_run_progress=on_run_progress,
             )  # fmt: skip
 
-    def export(self, experiment_id: str) -> Path:
-        """Write a zip with the experiment's record, metrics and a reproduce script."""
+    def reproduce_inplace(
+        self, experiment_id: str, *, checkpoint: int | None = None
+    ) -> inplace.InplaceRestore:
+        """Restore the experiment's checkpoint (default: the last) into the working tree, after
+        a safety ref (``undo()`` puts every touched file back)."""
+        with _file_errors("reproduce --inplace"), self._write_lock:
+            validate_experiment_id(experiment_id)
+            return inplace.restore_inplace(
+                self.repo, self.writer, experiment_id, checkpoint=checkpoint
+            )
+
+    def undo(self, *, force: bool = False) -> inplace.UndoResult:
+        """Undo the last in-place restore, byte for byte, from its safety ref."""
+        with _file_errors("undo"), self._write_lock:
+            return inplace.undo_last(self.repo, self.writer, force=force)
+
+    def export(self, experiment_id: str, *, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write a portable zip (git bundle, record, metrics, reproduce.py); return its path."""
         with _file_errors("export"):
-            validate_experiment_name(experiment_id)
-            return export.export_zip(self.repo, experiment_id)
+            validate_experiment_id(experiment_id)
+            return bundle.export_archive(self.repo, experiment_id, path=path)
 
     # -- tracking ------------------------------------------------------------------------------
 

@@ -1,1 +1,1 @@
-"""Reading experiments back: listings, queries, records, history, diffs and export archives."""
+"""Reading experiments back: listings, queries, records, history and diffs."""

@@ -361,12 +361,14 @@ class ExperimentWriter:
             )
         return summary_to_checkpoint(commit, summary)
 
-    def save_safety_ref(self, reason: str) -> str:
+    def save_safety_ref(self, reason: str, *, files: Mapping[str, bytes] | None = None) -> str:
         """Record the working tree under ``refs/mlvc/safety/<time>`` before an overwrite.
 
-        Returns the ref; restore anything from it with ``git checkout <ref> -- <path>``.
+        ``files`` ({path: content}) go into the tree too (an in-place restore keeps the exact
+        bytes of what it overwrites there). Returns the ref; restore anything from it with
+        ``git checkout <ref> -- <path>``.
         """
-        snap = self.tree_builder.build()
+        snap = self.tree_builder.build(files)
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
         ref = safety_ref(stamp)
         summary = new_summary(

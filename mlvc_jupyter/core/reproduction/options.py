@@ -32,6 +32,11 @@ REPRODUCE_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     (("--checkpoint",), {
         "type": int, "metavar": "N", "help": "check out checkpoint N (default: the last)",
     }),
+    (("--inplace",), {
+        "action": "store_true",
+        "help": "restore it into your working tree instead, after a safety ref (undo: "
+        "`mlvc undo`, `%%vc_undo`); HEAD, branches and your index do not move",
+    }),
     (("--rtol",), {
         "type": float, "default": _DEFAULT.rtol, "metavar": "X",
         "help": f"relative tolerance of every metric (default {_DEFAULT.rtol:g})",
