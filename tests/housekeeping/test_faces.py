@@ -10,7 +10,7 @@ from pathlib import Path
 from IPython.core.interactiveshell import InteractiveShell
 
 from mlvc_jupyter.display import TagsView
-from mlvc_jupyter.magics_housekeeping import HousekeepingMagics
+from mlvc_jupyter.magics.housekeeping import HousekeepingMagics
 from tests.conftest import GitRepo
 from tests.integration.test_magics import displayed, run, usage_error
 

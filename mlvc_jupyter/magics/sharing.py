@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from mlvc_jupyter.magic_lines import parse, reports_errors
+from mlvc_jupyter.magics.lines import MagicFamily, parse, reports_errors
 from mlvc_jupyter.sharing_views import ShareView, TransferView
 from mlvc_jupyter.widgets.progress import TextProgress
 
@@ -20,13 +20,8 @@ __all__ = ["SharingMagics"]
 
 
 @magics_class
-class SharingMagics(Magics):
+class SharingMagics(MagicFamily):
     """Share experiments through git remotes: ``%vc_push``, ``%vc_pull``, ``%vc_share``."""
-
-    def __init__(self, shell: Any, main: Any) -> None:
-        """``main`` is the extension's ``VCMagics``: its manager, session and display."""
-        super().__init__(shell)
-        self.main = main
 
     @line_magic
     @reports_errors

@@ -8,24 +8,19 @@ there. git's progress shows as a widget bar, or as a line of text where widgets 
 from __future__ import annotations
 
 import sys
-from typing import Any
 
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from mlvc_jupyter import display
-from mlvc_jupyter.magic_lines import parse, reports_errors
+from mlvc_jupyter.magics.lines import MagicFamily, parse, reports_errors
 
 __all__ = ["HousekeepingMagics"]
 
 
 @magics_class
-class HousekeepingMagics(Magics):
+class HousekeepingMagics(MagicFamily):
     """Retention: ``%vc_rm`` and ``%vc_gc``."""
-
-    def __init__(self, shell: Any, main: Any) -> None:
-        super().__init__(shell)
-        self.main = main
 
     @line_magic
     @reports_errors

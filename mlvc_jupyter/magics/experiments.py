@@ -1,4 +1,6 @@
-"""The ``%vc_*`` magics: mlvc from a notebook, loaded with ``%load_ext mlvc_jupyter``.
+"""The experiment magics: ``%vc_init``, ``%vc_status``, ``%vc_start``, ``%vc_commit``, ``%vc_end``,
+``%%vc_experiment``, ``%vc_log``, ``%vc_show``, ``%vc_diff``, ``%vc_tag``, ``%vc_branch``,
+``%vc_snapshot``, ``%vc_restore``.
 
 Each magic parses its line with ``magic_arguments`` (so ``%vc_start?`` shows real help), makes one
 call to the repository's :class:`~mlvc_jupyter.core.manager.ExperimentManager` and shows a view
@@ -10,7 +12,7 @@ output that shows the latest. Errors are IPython's own ``UsageError`` (a subclas
 traceback): the message, then the fix, and Run All stops there.
 
 ``--config VAR`` and ``--metrics VAR`` name variables of the notebook (``cfg`` or
-``args.config``); how a line is expanded and parsed is :mod:`mlvc_jupyter.magic_lines`'s.
+``args.config``); how a line is expanded and parsed is :mod:`mlvc_jupyter.magics.lines`'s.
 
 The manager is opened on first use for the kernel's current folder (``%vc_init PATH`` picks
 another, and is the only magic that creates a repository). The active experiment belongs to
@@ -32,12 +34,12 @@ from mlvc_jupyter import display
 from mlvc_jupyter.core.repo.gitignore import describe as describe_gitignore
 from mlvc_jupyter.errors import MlvcError
 from mlvc_jupyter.kernel import KernelSession
-from mlvc_jupyter.magic_lines import parse, query_arguments, reports_errors
+from mlvc_jupyter.magics.lines import parse, query_arguments, reports_errors
 
 if TYPE_CHECKING:
     from mlvc_jupyter.core.manager import ExperimentManager
 
-__all__ = ["VCMagics", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["VCMagics"]
 
 
 @magics_class
@@ -430,26 +432,3 @@ class VCMagics(Magics):
         """Restore config files from a snapshot file or an experiment, saving yours first."""
         args = parse(self.vc_restore, line)
         self._show(display.RestoreView(self.manager.restore(args.source)))
-
-
-def load_ipython_extension(ipython: Any) -> None:
-    """Register the magics (``%load_ext mlvc_jupyter``)."""
-    from mlvc_jupyter.magics_housekeeping import HousekeepingMagics
-    from mlvc_jupyter.magics_reproduce import ReproduceMagics
-    from mlvc_jupyter.magics_sharing import SharingMagics
-    from mlvc_jupyter.magics_undo import UndoMagics
-
-    main = VCMagics(ipython)
-    ipython.register_magics(main)
-    for family in (SharingMagics, HousekeepingMagics, ReproduceMagics, UndoMagics):
-        ipython.register_magics(family(ipython, main))
-
-
-def unload_ipython_extension(ipython: Any) -> None:
-    """Wait for queued background checkpoints (``%unload_ext mlvc_jupyter``)."""
-    from mlvc_jupyter.core.recording.worker import wait_all
-
-    try:
-        wait_all()
-    except MlvcError as exc:
-        raise UsageError(str(exc)) from None

@@ -11,26 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from mlvc_jupyter import display
 from mlvc_jupyter.core.reproduction.linking import reproducing
 from mlvc_jupyter.core.reproduction.options import options_from, reproduce_cell_text
-from mlvc_jupyter.magic_lines import parse, reports_errors, reproduce_arguments
-from mlvc_jupyter.magics_undo import restore_inplace
+from mlvc_jupyter.magics.lines import MagicFamily, parse, reports_errors, reproduce_arguments
+from mlvc_jupyter.magics.undo import restore_inplace
 
 __all__ = ["ReproduceMagics"]
 
 
 @magics_class
-class ReproduceMagics(Magics):
+class ReproduceMagics(MagicFamily):
     """Reproduce experiments: ``%vc_reproduce``."""
-
-    def __init__(self, shell: Any, main: Any) -> None:
-        """``main`` is the extension's ``VCMagics``: its manager, session and display."""
-        super().__init__(shell)
-        self.main = main
 
     @line_magic
     @reports_errors

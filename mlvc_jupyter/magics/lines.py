@@ -5,7 +5,7 @@ Strings such as ``-m`` are expanded the IPython way before parsing, plus format 
 magic runs in (``-m "epoch {epoch}"``, ``-m "loss {loss:.3f}"``, ``-m "{round(loss, 4)}"``).
 Write ``$$`` for a literal ``$`` (``$5`` would become ``5``) and ``{{``/``}}`` for literal
 braces; if a name in braces is undefined (or a spec does not fit its value), the whole line is
-left unexpanded (:mod:`mlvc_jupyter.expansion`). Then the line is split as a shell would, and
+left unexpanded (:mod:`mlvc_jupyter.magics.expansion`). Then the line is split as a shell would, and
 an ``MlvcError`` becomes IPython's own ``UsageError``: the message, then the fix, no traceback.
 """
 
@@ -13,21 +13,36 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from IPython.core.error import UsageError
-from IPython.core.magic import needs_local_scope, no_var_expand
+from IPython.core.magic import Magics, needs_local_scope, no_var_expand
 from IPython.core.magic_arguments import argument
 from IPython.utils.process import arg_split  # type: ignore[attr-defined]  # public, no __all__
 
 from mlvc_jupyter.core.reading.options import QUERY_OPTIONS, join_dash_values
 from mlvc_jupyter.core.reproduction.options import REPRODUCE_OPTIONS
 from mlvc_jupyter.errors import MlvcError
-from mlvc_jupyter.expansion import expand
+from mlvc_jupyter.magics.expansion import expand
 
-__all__ = ["parse", "query_arguments", "reports_errors", "reproduce_arguments"]
+if TYPE_CHECKING:
+    from mlvc_jupyter.magics.experiments import VCMagics
+
+__all__ = ["MagicFamily", "parse", "query_arguments", "reports_errors", "reproduce_arguments"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class MagicFamily(Magics):
+    """A family of magics beside :class:`~mlvc_jupyter.magics.experiments.VCMagics`.
+
+    ``main`` is the extension's ``VCMagics``: the families share its manager, kernel session and
+    display (``main._show``), so every magic of a kernel sees the same repository and experiment.
+    """
+
+    def __init__(self, shell: Any, main: VCMagics) -> None:
+        super().__init__(shell)
+        self.main = main
 
 
 def parse(magic: Any, line: str) -> Any:
@@ -59,7 +74,7 @@ def reproduce_arguments(func: _F) -> _F:
 def reports_errors(func: _F) -> _F:
     """Turn an MlvcError into IPython's own UsageError (message, then hint): no traceback.
 
-    The line is expanded here (:func:`~mlvc_jupyter.expansion.expand`), not by IPython,
+    The line is expanded here (:func:`~mlvc_jupyter.magics.expansion.expand`), not by IPython,
     from the notebook's variables and the scope the magic runs in.
     """
 

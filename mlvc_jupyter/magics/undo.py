@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from mlvc_jupyter import display
 from mlvc_jupyter.core.reproduction.inplace import refuse_combined
-from mlvc_jupyter.magic_lines import parse, reports_errors
+from mlvc_jupyter.magics.lines import MagicFamily, parse, reports_errors
 
 if TYPE_CHECKING:
     from mlvc_jupyter.magics import VCMagics
@@ -30,12 +30,8 @@ def restore_inplace(main: VCMagics, args: Any) -> None:
 
 
 @magics_class
-class UndoMagics(Magics):
+class UndoMagics(MagicFamily):
     """``%vc_undo``: put back what the last in-place restore changed."""
-
-    def __init__(self, shell: Any, main: VCMagics) -> None:
-        super().__init__(shell)
-        self.main = main
 
     @line_magic
     @reports_errors
