@@ -6,20 +6,17 @@ diff, tag, branch, reproduce, restore, ...) and returns a record; none prints.
 
 from __future__ import annotations
 
-import errno
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from mlvc_jupyter.core.boundary import file_errors
 from mlvc_jupyter.core.configs import saved as config_snapshots
 from mlvc_jupyter.core.configs.values import checked_text
 from mlvc_jupyter.core.data.fingerprint import fingerprint_data
-from mlvc_jupyter.core.housekeeping import gc as gc_mod
-from mlvc_jupyter.core.housekeeping import retention
 from mlvc_jupyter.core.housekeeping.autogc import AutoGc
 from mlvc_jupyter.core.reading import compare as compare_mod
 from mlvc_jupyter.core.reading import listing
@@ -38,15 +35,9 @@ from mlvc_jupyter.core.records import (
     ExperimentPage,
     ExperimentRecord,
     ExperimentSummary,
-    ExperimentTag,
     FileVersionInfo,
-    GcPlan,
-    GcResult,
     Progress,
-    Removal,
     RepoStatus,
-    ShareConfig,
-    TransferReport,
 )
 from mlvc_jupyter.core.repo.gitignore import (
     GitignoreEntries,
@@ -59,42 +50,15 @@ from mlvc_jupyter.core.repo.refs import (
     validate_experiment_name,
 )
 from mlvc_jupyter.core.repo.repository import Repository
-from mlvc_jupyter.core.reproduction import bundle, inplace, linking, pipeline
+from mlvc_jupyter.core.reproduction import linking
 from mlvc_jupyter.core.reproduction import worktree as reproduce
-from mlvc_jupyter.core.reproduction.options import ReproduceOptions
-from mlvc_jupyter.core.reproduction.pipeline import Reproduction
-from mlvc_jupyter.core.sharing import refspecs, remotes
 from mlvc_jupyter.core.sharing import tags_and_branches as labels
 from mlvc_jupyter.core.tracking import Tracker, create_tracker
+from mlvc_jupyter.core.verbs.reproduction import ReproductionVerbs
+from mlvc_jupyter.core.verbs.sharing import SharingVerbs
 from mlvc_jupyter.errors import MlvcError
 
 __all__ = ["END_STATUSES", "ExperimentManager"]
-
-
-@contextmanager
-def _file_errors(verb: str) -> Iterator[None]:
-    """Turn the file system's own errors into a clear ``MlvcError`` at the core's boundary.
-
-    Git failures are already ``GitOperationError``s; this catches a folder that cannot be
-    written, a file removed while it was being recorded, a full disk.
-    """
-    try:
-        yield
-    except OSError as exc:
-        where = f" '{exc.filename}'" if exc.filename else ""
-        raise MlvcError(
-            f"{verb} failed: {exc.strerror or exc}{where}.", hint=_os_hint(exc)
-        ) from exc
-
-
-def _os_hint(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
-        return "The disk is full: free some space and retry; nothing was recorded."
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return "Check that you may write to the repository and its .git folder."
-    if exc.errno == errno.ENOENT:
-        return "A file changed or vanished while mlvc read it; retry."
-    return "Retry; run with logging at DEBUG (`mlvc --verbose`) to see each step."
 
 
 def _check_texts(**texts: str | None) -> None:
@@ -104,12 +68,12 @@ def _check_texts(**texts: str | None) -> None:
             checked_text(text, what=f"experiment {what}")
 
 
-class ExperimentManager:
+class ExperimentManager(SharingVerbs, ReproductionVerbs):
     """Experiments of one repository: record them, read them back, reproduce them."""
 
     def __init__(self, path: str | os.PathLike[str] = ".", *, init: bool = False) -> None:
         """Open the repository holding ``path``; ``init`` creates one (named folders only)."""
-        with _file_errors("opening the repository"):
+        with file_errors("opening the repository"):
             self.repo = Repository.open(path, init=init)
             self.writer = ExperimentWriter(self.repo)
             # Checkpoints from several threads of one process (a background worker and the
@@ -132,22 +96,22 @@ class ExperimentManager:
 
     def status(self) -> RepoStatus:
         """Return branch, HEAD and dirty files (the user's index is never rewritten)."""
-        with _file_errors("status"):
+        with file_errors("status"):
             return self.repo.status()
 
     def gitignore(self, *, add: bool = False) -> GitignoreEntries:
         """Return the ML ``.gitignore`` entries the repository lacks; ``add`` appends them."""
-        with _file_errors("gitignore"):
+        with file_errors("gitignore"):
             return (add_missing_entries if add else missing_entries)(self.repo.root)
 
     def current_commit(self) -> CommitInfo | None:
         """Return HEAD's commit, or None on an unborn branch."""
-        with _file_errors("current_commit"):
+        with file_errors("current_commit"):
             return self.repo.current_commit()
 
     def file_info(self, path: str | os.PathLike[str]) -> FileVersionInfo:
         """Return a file's version at HEAD and whether it changed since."""
-        with _file_errors("file_info"):
+        with file_errors("file_info"):
             return self.repo.file_info(path)
 
     # -- recording -----------------------------------------------------------------------------
@@ -174,7 +138,7 @@ class ExperimentManager:
             ExperimentExistsError: it exists and ``resume`` is False.
             MlvcError: ``create_branch`` and branch ``mlvc/<id>`` is checked out or elsewhere.
         """
-        with _file_errors("start"):
+        with file_errors("start"):
             validate_experiment_id(experiment_id)
             experiment_id = linking.redirect(experiment_id)  # a re-run records its linked run
             details = linking.linked_details(experiment_id, details)
@@ -231,7 +195,7 @@ class ExperimentManager:
         Raises:
             ExperimentNotFoundError: the experiment was never started.
         """
-        with _file_errors("commit"):
+        with file_errors("commit"):
             validate_experiment_id(experiment_id)
             experiment_id = linking.redirect(experiment_id)
             _check_texts(name=name, message=message)
@@ -269,7 +233,7 @@ class ExperimentManager:
                 signing fails (checked before anything is recorded); or the tag could not be
                 created after the final checkpoint was recorded (the message says so).
         """
-        with _file_errors("end"):
+        with file_errors("end"):
             validate_experiment_id(experiment_id)
             experiment_id = linking.redirect(experiment_id)
             _check_texts(name=name, message=message)
@@ -312,20 +276,20 @@ class ExperimentManager:
 
     def timings(self, limit: int = 20) -> list[dict[str, Any]]:
         """Return how long each phase of the most recent checkpoints took, newest last."""
-        with _file_errors("timings"):
+        with file_errors("timings"):
             return timings.recent(self.repo.runtime_dir, limit)
 
     # -- reading -------------------------------------------------------------------------------
 
     def log(self) -> list[ExperimentSummary]:
         """Return every experiment's summary, newest first."""
-        with _file_errors("log"):
+        with file_errors("log"):
             return listing.list_all(self.repo)
 
     def summary(self, experiment_id: str) -> ExperimentSummary:
         """Return one experiment's summary (the commit message's part; :meth:`show` reads
         the full record)."""
-        with _file_errors("summary"):
+        with file_errors("summary"):
             validate_experiment_name(experiment_id)
             return listing.get(self.repo, experiment_id)
 
@@ -347,7 +311,7 @@ class ExperimentManager:
         :mod:`mlvc_jupyter.core.reading.query`); ``on_progress(done, total)`` hears of the
         experiments read; ``remotes`` adds the remote-tracking ones (``origin/e1``).
         """
-        with _file_errors("query"):
+        with file_errors("query"):
             return query_mod.query(
                 self.repo, search=search, status=status, tag=tag, sort=sort, offset=offset,
                 limit=limit, remotes=remotes, on_progress=on_progress,
@@ -355,20 +319,20 @@ class ExperimentManager:
 
     def show(self, experiment_id: str) -> ExperimentRecord:
         """Return the full record of an experiment's last checkpoint."""
-        with _file_errors("show"):
+        with file_errors("show"):
             validate_experiment_name(experiment_id)
             record = listing.show(self.repo, experiment_id)
             return replace(record, worktree=reproduce.worktree_of(self.repo, experiment_id))
 
     def history(self, experiment_id: str) -> list[Checkpoint]:
         """Return an experiment's checkpoints, oldest first."""
-        with _file_errors("history"):
+        with file_errors("history"):
             validate_experiment_name(experiment_id)
             return listing.history(self.repo, experiment_id)
 
     def diff(self, a: str, b: str) -> ExperimentDiff:
         """Return params, metrics and files that differ from experiment ``a`` to ``b``."""
-        with _file_errors("diff"):
+        with file_errors("diff"):
             validate_experiment_name(a)
             validate_experiment_name(b)
             return listing.diff(self.repo, a, b)
@@ -376,109 +340,24 @@ class ExperimentManager:
     def compare(self, ids: Sequence[str]) -> ExperimentComparison:
         """Return two or more experiments side by side: params, metric deltas against the
         first, changed files and notebooks, metric curves."""
-        with _file_errors("compare"):
+        with file_errors("compare"):
             return compare_mod.compare(self.repo, ids)
 
     def metric_curves(self, experiment_id: str) -> Curves:
         """Return an experiment's metric history (its tracker's) as curves per metric."""
-        with _file_errors("metric_curves"):
+        with file_errors("metric_curves"):
             return compare_mod.metric_curves(self.repo, experiment_id)
-
-    # -- labels --------------------------------------------------------------------------------
-
-    def tag(self, experiment_id: str, tag: str, *, force: bool = False) -> str:
-        """Tag the experiment's last checkpoint (annotated, metrics in the message)."""
-        with _file_errors("tag"):
-            validate_experiment_name(experiment_id)
-            return labels.tag(self.repo, experiment_id, tag, force=force)
-
-    def bump_tag(self, experiment_id: str, part: str, *, prefix: str = "") -> str:
-        """Tag the experiment with the next ``<prefix>vX.Y.Z`` (``part``: major/minor/patch)."""
-        with _file_errors("tag"):
-            validate_experiment_name(experiment_id)
-            return labels.bump_tag(self.repo, experiment_id, part, prefix=prefix)
-
-    def tags(self, experiment_id: str | None = None) -> list[ExperimentTag]:
-        """Return the tags mlvc made, all or one experiment's."""
-        with _file_errors("tags"):
-            return labels.experiment_tags(self.repo, experiment_id)
-
-    def delete_tag(self, tag: str) -> str:
-        """Delete a tag, keeping it on a trash ref until gc; return that ref."""
-        with _file_errors("delete_tag"):
-            return labels.delete_tag(self.repo, tag)
-
-    def branch(self, experiment_id: str, name: str | None = None, *, clean: bool = False) -> str:
-        """Create branch ``name`` (``mlvc/<id>``) at the experiment; ``clean``: without .mlvc/."""
-        with _file_errors("branch"):
-            validate_experiment_name(experiment_id)
-            return labels.branch(self.repo, experiment_id, name, clean=clean)
-
-    def switch(self, branch: str) -> str:
-        """Check out a local branch, refusing to overwrite uncommitted work."""
-        with _file_errors("switch"):
-            return labels.switch(self.repo, branch)
-
-    # -- remotes (core/sharing/remotes.py) -----------------------------------------------------
-
-    def push(
-        self,
-        remote: str | None = None,
-        ids: Sequence[str] = (),
-        *,
-        force: bool = False,
-        on_progress: Progress | None = None,
-    ) -> TransferReport:
-        """Push experiments (all, or ``ids``) and their tags; ``force`` only under a lease."""
-        with _file_errors("push"):
-            return remotes.push(self.repo, remote, ids, force=force, on_progress=on_progress)
-
-    def pull(
-        self, remote: str | None = None, *, on_progress: Progress | None = None
-    ) -> TransferReport:
-        """Fetch a remote's experiments and tags; adopt new and fast-forward ones only."""
-        with _file_errors("pull"):
-            return remotes.pull(self.repo, remote, on_progress=on_progress)
-
-    def share(self, remote: str | None = None, *, enable: bool = True) -> ShareConfig:
-        """Add (or remove) the refspecs that make plain git fetch/push carry experiments."""
-        with _file_errors("share"):
-            return refspecs.share(self.repo, remote, enable=enable)
-
-    # -- retention -----------------------------------------------------------------------------
-
-    def rm(self, experiment_ids: Sequence[str]) -> list[Removal]:
-        """Move experiments to the trash (``undo_rm`` brings them back until gc expires it)."""
-        with _file_errors("rm"):
-            return retention.remove(self.repo, experiment_ids)
-
-    def undo_rm(self, experiment_ids: Sequence[str]) -> list[Removal]:
-        """Restore removed experiments from the trash."""
-        with _file_errors("rm --undo"):
-            return retention.restore(self.repo, experiment_ids)
-
-    def gc_plan(self, policy: gc_mod.GcPolicy) -> GcPlan:
-        """Return what :meth:`gc` would remove under ``policy`` (nothing changes)."""
-        with _file_errors("gc"):
-            return gc_mod.plan(self.repo, policy)
-
-    def gc(
-        self, plan: GcPlan, *, now: bool = False, on_progress: Progress | None = None
-    ) -> GcResult:
-        """Carry out a gc plan, then expire mlvc's reflogs, run ``git gc``, prune the cache."""
-        with _file_errors("gc"), self._write_lock:
-            return gc_mod.run(self.repo, plan, now=now, on_progress=on_progress)
 
     # -- configs -------------------------------------------------------------------------------
 
     def save_configs(self, configs: Any) -> Path:
         """Save configs plus the tracked config files to a JSON file; return its path."""
-        with _file_errors("save_configs"):
+        with file_errors("save_configs"):
             return config_snapshots.create(self.repo, configs)
 
     def load_configs(self, path: str | os.PathLike[str]) -> Any:
         """Return the configs of a config snapshot."""
-        with _file_errors("load_configs"):
+        with file_errors("load_configs"):
             return config_snapshots.load(path)
 
     def restore(self, source: str | os.PathLike[str]) -> ConfigRestore:
@@ -487,71 +366,13 @@ class ExperimentManager:
         A safety snapshot of the working tree comes first; the record returned names it and
         the files written.
         """
-        with _file_errors("restore"), self._write_lock:
+        with file_errors("restore"), self._write_lock:
             return config_snapshots.restore(self.repo, self.writer, source)
 
     def config_changes(self, path: str | os.PathLike[str]) -> list[ConfigChange]:
         """Return a config file's changes across HEAD's history and the experiments."""
-        with _file_errors("config_changes"):
+        with file_errors("config_changes"):
             return config_snapshots.config_changes(self.repo, path)
-
-    # -- reproduction and export ---------------------------------------------------------------
-
-    def reproduce(
-        self,
-        experiment_id: str,
-        *,
-        path: str | os.PathLike[str] | None = None,
-        checkpoint: int | None = None,
-        on_progress: Progress | None = None,
-    ) -> Path:
-        """Materialise the experiment's checkpoint (the last by default) in a worktree; return
-        its path (``on_progress(done, total)`` hears of its steps)."""
-        with _file_errors("reproduce"):
-            validate_experiment_name(experiment_id)
-            return reproduce.materialise(
-                self.repo, experiment_id, path=path, checkpoint=checkpoint,
-                on_progress=on_progress,
-            )  # fmt: skip
-
-    def reproduction(
-        self,
-        experiment_id: str,
-        options: ReproduceOptions | None = None,
-        *,
-        on_progress: Progress | None = None,
-        on_run_progress: Progress | None = None,
-    ) -> Reproduction:
-        """Materialise, report drift and (``options.run``) re-run and judge an experiment
-        (see :mod:`mlvc_jupyter.core.reproduction.pipeline`)."""
-        with _file_errors("reproduce"):
-            validate_experiment_id(experiment_id)
-            return pipeline.reproduce(
-                self.writer, experiment_id, options or ReproduceOptions(),
-                on_progress=on_progress, on_run_progress=on_run_progress,
-            )  # fmt: skip
-
-    def reproduce_inplace(
-        self, experiment_id: str, *, checkpoint: int | None = None
-    ) -> inplace.InplaceRestore:
-        """Restore the experiment's checkpoint (default: the last) into the working tree, after
-        a safety ref (``undo()`` puts every touched file back)."""
-        with _file_errors("reproduce --inplace"), self._write_lock:
-            validate_experiment_id(experiment_id)
-            return inplace.restore_inplace(
-                self.repo, self.writer, experiment_id, checkpoint=checkpoint
-            )
-
-    def undo(self, *, force: bool = False) -> inplace.UndoResult:
-        """Undo the last in-place restore, byte for byte, from its safety ref."""
-        with _file_errors("undo"), self._write_lock:
-            return inplace.undo_last(self.repo, self.writer, force=force)
-
-    def export(self, experiment_id: str, *, path: str | os.PathLike[str] | None = None) -> Path:
-        """Write a portable zip (git bundle, record, metrics, reproduce.py); return its path."""
-        with _file_errors("export"):
-            validate_experiment_id(experiment_id)
-            return bundle.export_archive(self.repo, experiment_id, path=path)
 
     # -- tracking ------------------------------------------------------------------------------
 
@@ -561,7 +382,7 @@ class ExperimentManager:
         """Return a metric tracker whose history travels with the experiment's checkpoints
         (``backend`` may list several: ``"local,mlflow"``; remote stores go under the runtime
         folder)."""
-        with _file_errors("tracker"):
+        with file_errors("tracker"):
             validate_experiment_id(experiment_id)
             experiment_id = linking.redirect(experiment_id)
             return create_tracker(
