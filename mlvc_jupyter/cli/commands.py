@@ -94,6 +94,19 @@ def _metrics(args: argparse.Namespace) -> dict[str, Any] | None:
     return metrics
 
 
+def _metrics_files(args: argparse.Namespace, root: Path) -> list[str]:
+    """Return the metrics files given that lie in the project, relative to its root.
+
+    ``reproduce --run`` reads them again after re-running a command that does not call mlvc.
+    """
+    found = []
+    for item in args.metrics or ():
+        path = _path(args, item).resolve()
+        if path.is_file() and path.is_relative_to(root):
+            found.append(path.relative_to(root).as_posix())
+    return found
+
+
 def _scalar(raw: str) -> Any:
     try:
         return json.loads(raw)
@@ -196,12 +209,14 @@ def cmd_end(args: argparse.Namespace) -> int:
     metrics = _metrics(args)
     manager = _manager(args)
     start = time.perf_counter()
+    files = _metrics_files(args, manager.root)
     checkpoint = manager.end(
         args.experiment_id,
         metrics=metrics,
         status=args.status,
         tag=args.tag,
         message=args.message,
+        details={"metrics_files": files} if files else None,
     )
     tagged = f", tagged {args.tag}" if args.tag else ""
     print(

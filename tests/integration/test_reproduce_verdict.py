@@ -264,3 +264,38 @@ def test_a_rerun_does_not_rerun_again(git_repo: GitRepo, monkeypatch: pytest.Mon
     assert verdict is not None
     assert verdict.line == "could not run: this process is itself a re-run of outer"
     assert manager.query("repro").total == 0
+
+
+TRAIN_PY = """\
+import json, os
+json.dump({"acc": 0.5 + int(os.environ.get("NOISE", "0"))}, open("out/metrics.json", "w"))
+"""
+
+
+def test_a_command_that_never_calls_mlvc_is_judged_by_its_metrics_file(git_repo: GitRepo) -> None:
+    """`mlvc start --entry`, the script, `mlvc end --metrics FILE`: the re-run reads FILE anew."""
+    git_repo.write({"train.py": TRAIN_PY, "out/.keep": ""})
+    assert mlvc(git_repo.path, "start", "e", "--entry", "python train.py").returncode == 0
+    subprocess.run([sys.executable, "train.py"], cwd=git_repo.path, check=True)
+    assert mlvc(git_repo.path, "end", "e", "--metrics", "out/metrics.json").returncode == 0
+    assert ExperimentManager(git_repo.path).summary("e").extra["metrics_files"] == [
+        "out/metrics.json"
+    ]
+    proc = mlvc(git_repo.path, "reproduce", "e", "--run")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run = ExperimentManager(git_repo.path).summary("e-repro1")
+    assert (run.extra["reproduces"], run.metrics) == ("e", {"acc": 0.5})
+    noisy = mlvc(git_repo.path, "reproduce", "e", "--run", "--dir", "r2", NOISE="1")
+    assert noisy.returncode == 1, noisy.stdout + noisy.stderr
+    assert "not reproduced: acc differs beyond tolerance" in noisy.stdout
+
+
+def test_a_stale_metrics_file_from_the_checkpoint_is_never_judged(git_repo: GitRepo) -> None:
+    git_repo.write({"train.py": "print('forgot to write the metrics')\n"})
+    assert mlvc(git_repo.path, "start", "e", "--entry", "python train.py").returncode == 0
+    git_repo.write({"metrics.json": '{"acc": 0.5}'})  # in the checkpoint, as the script's output
+    assert mlvc(git_repo.path, "end", "e", "--metrics", "metrics.json").returncode == 0
+    proc = mlvc(git_repo.path, "reproduce", "e", "--run")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "`python train.py` did not write metrics.json" in proc.stdout
+    assert (git_repo.path / "metrics.json").read_text() == '{"acc": 0.5}'  # yours: untouched

@@ -23,6 +23,7 @@ from mlvc_jupyter.core.reproduction.drift import (
 from mlvc_jupyter.core.reproduction.execute import entry_point, run_entry
 from mlvc_jupyter.core.reproduction.linking import child_environment, reproducing
 from mlvc_jupyter.core.reproduction.options import ReproduceOptions
+from mlvc_jupyter.core.reproduction.outputs import clear_outputs, record_from_outputs
 from mlvc_jupyter.core.reproduction.runs import free_run_id
 from mlvc_jupyter.core.reproduction.verdict import (
     REPRODUCED,
@@ -108,8 +109,14 @@ def _rerun(
     run_id = free_run_id(writer.existing_ids(), original.id)
     seed = original.extra.get("seed")
     env = child_environment(original.id, run_id, seed if isinstance(seed, int) else None)
+    outputs = clear_outputs(original, worktree)  # a command's metrics files, written anew
     error = run_entry(original, worktree, env, on_progress=on_progress)
     run = _summary(writer, run_id)
+    if error is None and run is None and outputs:  # the command did not call mlvc itself
+        found = record_from_outputs(record, worktree, run_id, outputs)
+        if isinstance(found, str):
+            return could_not_run(found, tolerance)
+        run = found
     recorded = run_id if run is not None else None
     if error is not None:
         return could_not_run(error, tolerance, run_id=recorded)
