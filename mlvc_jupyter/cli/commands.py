@@ -165,20 +165,18 @@ def cmd_start(args: argparse.Namespace) -> int:
     configs = _configs(args)
     manager = _manager(args)
     start = time.perf_counter()
-    options = {
-        "name": args.name, "configs": configs, "message": args.message,
-        "create_branch": args.branch, "resume": args.resume, "data": args.data,
-        "details": {"entry": args.entry} if args.entry else None,
-    }  # fmt: skip
-    if args.track:
-        from mlvc_jupyter.core.session import ExperimentSession
+    details: dict[str, Any] = {}
+    if args.entry:
+        details["entry"] = args.entry
+    if args.track:  # checked now; the remote runs open and end with `mlvc end`
+        from mlvc_jupyter.core.session import TRACK_KEY
+        from mlvc_jupyter.core.tracking import check_backends
 
-        session, checkpoint = ExperimentSession.start(
-            manager, args.experiment_id, backend=args.track, **options
-        )
-        session.close()  # the remote runs hold the configs and the commit, and stay open
-    else:
-        checkpoint = manager.start(args.experiment_id, **options)
+        details[TRACK_KEY] = check_backends(args.track)
+    checkpoint = manager.start(
+        args.experiment_id, name=args.name, configs=configs, message=args.message,
+        create_branch=args.branch, resume=args.resume, data=args.data, details=details or None,
+    )  # fmt: skip
     verb = "Resumed" if checkpoint.seq > 1 else "Started"
     print(
         f"{verb} {checkpoint.experiment_id}: checkpoint {checkpoint.seq} "
@@ -210,8 +208,10 @@ def cmd_end(args: argparse.Namespace) -> int:
     manager = _manager(args)
     start = time.perf_counter()
     files = _metrics_files(args, manager.root)
-    checkpoint = manager.end(
-        args.experiment_id,
+    from mlvc_jupyter.core.session import ExperimentSession
+
+    session = ExperimentSession.reopen(manager, args.experiment_id)  # trackers of `start --track`
+    checkpoint = session.end(
         metrics=metrics,
         status=args.status,
         tag=args.tag,

@@ -157,7 +157,7 @@ def _add_start(subparsers: Any) -> None:
         examples='  mlvc start lr-0.1 --config configs/params.json -m "baseline"\n'
         "  mlvc start lr-0.1 --resume   # continue an existing experiment\n"
         "  mlvc start lr-0.1 --branch   # branch mlvc/lr-0.1 follows each checkpoint\n"
-        "  mlvc start lr-0.1 --track local,mlflow   # an MLflow run with the configs",
+        "  mlvc start lr-0.1 --track local,mlflow   # an MLflow run, written at `mlvc end`",
         details="The checkpoint holds the working tree (uncommitted edits and untracked "
         "files included, notebooks stripped of outputs) on refs/mlvc/experiments/<id>; "
         "your HEAD, index and files stay as they are.",
@@ -177,8 +177,8 @@ def _add_start(subparsers: Any) -> None:
     )  # fmt: skip
     p.add_argument(
         "--track", metavar="BACKENDS",
-        help="also open a run in remote trackers, e.g. local,mlflow (wandb, tensorboard): "
-        "configs and the start commit go there; the run stays open like the experiment",
+        help="remote trackers for this run, e.g. local,mlflow (wandb, tensorboard): checked "
+        "now; `mlvc end` opens the run there with the configs and final metrics, and ends it",
     )  # fmt: skip
     p.add_argument(
         "--entry", metavar="CMD",

@@ -44,6 +44,9 @@ __all__ = [
     "write_kernel_state",
 ]
 
+TRACK_KEY = "track"
+"""Summary key of the trackers a process recorded for later ones (``mlvc start --track``)."""
+
 KERNELS_DIR = "kernels"
 """Folder of the runtime folder where each kernel names its notebook and active experiment."""
 
@@ -105,6 +108,30 @@ class ExperimentSession:
         """
         manager.summary(experiment_id)
         return cls(manager, experiment_id, tracker=tracker)
+
+    @classmethod
+    def reopen(cls, manager: ExperimentManager, experiment_id: str) -> ExperimentSession:
+        """Return a session for a running experiment, with the trackers its start recorded.
+
+        For a process that did not start the experiment (``mlvc end`` after ``mlvc start
+        --track local,mlflow``): the remote runs open now, get the recorded configs, and end
+        with the experiment, so none is left running when the starting process has exited.
+
+        Raises:
+            ExperimentNotFoundError: no such experiment.
+            MlvcError: a recorded backend's extra is no longer installed.
+        """
+        summary = manager.summary(experiment_id)
+        backend = summary.extra.get(TRACK_KEY)
+        if not isinstance(backend, str):
+            return cls(manager, experiment_id)
+        tracker = manager.tracker(experiment_id, backend=backend)
+        session = cls(manager, experiment_id, tracker=tracker)
+        remotes = session._remotes()
+        configs = manager.show(experiment_id).configs
+        if remotes is not None and configs:
+            remotes.log_configs(configs)
+        return session
 
     @property
     def worker(self) -> CommitWorker:

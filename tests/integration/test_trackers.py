@@ -237,15 +237,30 @@ def test_unknown_backend_in_a_list() -> None:
         parse_backends("local,nope")
 
 
-def test_cli_start_track_opens_a_run(git_repo: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_start_track_records_the_runs_that_end_opens_and_ends(
+    git_repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mlvc start --track` exits at once: `mlvc end` opens the remote runs and ends them."""
+    from mlflow.tracking import MlflowClient
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     # The secret guard would refuse the file: it is allowed here to see the tracker's redaction.
     git_repo.write({"params.json": '{"lr": 0.1, "api_key": "sk-123"}',
                     ".mlvc.toml": 'allow-secrets = ["params.json"]\n'})  # fmt: skip
     code = main(["-C", str(git_repo.path), "start", "exp-1", "--config", "params.json",
-                 "--track", "local,tensorboard"])  # fmt: skip
+                 "--track", "local,mlflow,tensorboard"])  # fmt: skip
     assert code == 0, capsys.readouterr().err
+    assert not (_runtime(git_repo) / "tensorboard").exists()  # nothing opened yet
+    assert main(["-C", str(git_repo.path), "end", "exp-1", "--metrics", "acc=0.9"]) == 0
+    end = git(git_repo.path, "rev-parse", "refs/mlvc/experiments/exp-1").strip()
+
+    client = MlflowClient(f"sqlite:///{_runtime(git_repo) / 'mlflow' / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name(git_repo.path.name)
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert (run.info.run_name, run.info.status) == ("exp-1", "FINISHED")
+    assert run.data.params == {"lr": "0.1", "api_key": "[redacted]"}
+    assert (run.data.metrics, run.data.tags["mlvc.commit"]) == ({"acc": 0.9}, end)
+
     (folder,) = (_runtime(git_repo) / "tensorboard" / "exp-1").iterdir()
     events = EventAccumulator(str(folder))
     events.Reload()
@@ -254,9 +269,15 @@ def test_cli_start_track_opens_a_run(git_repo: GitRepo, capsys: pytest.CaptureFi
     assert "| lr | 0.1 |" in text
     assert '| api_key | "[redacted]" |' in text
     assert "sk-123" not in text
-    start = git(git_repo.path, "rev-parse", "refs/mlvc/experiments/exp-1").strip()
-    (commit,) = events.Tensors("mlvc/commit/text_summary")
-    assert commit.tensor_proto.string_val[0].decode() == start
+    assert [e.value for e in events.Scalars("acc")] == [pytest.approx(0.9)]
+
+
+def test_cli_start_track_refuses_an_unknown_backend_before_recording(
+    git_repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["-C", str(git_repo.path), "start", "exp-1", "--track", "local,nope"]) == 1
+    assert "Unknown tracking backend 'nope'" in capsys.readouterr().err
+    assert git(git_repo.path, "for-each-ref", "refs/mlvc") == ""
 
 
 def _free_port() -> int:

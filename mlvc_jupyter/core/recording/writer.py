@@ -443,7 +443,8 @@ def _summary_extra(
     extra = dict(previous.get("extra") or {})
     if mlvc_branch:
         extra["mlvc_branch"] = mlvc_branch
-    for key in ("notebook", "reproduces", "seed", "entry", "metrics_files"):  # kept later
+    # kept by later checkpoints
+    for key in ("notebook", "reproduces", "seed", "entry", "metrics_files", "track"):
         if details and details.get(key) is not None:
             extra[key] = details[key]
     return extra

@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from mlvc_jupyter.errors import MlvcError
 
-__all__ = ["BACKENDS", "Tracker", "create_tracker", "parse_backends"]
+__all__ = ["BACKENDS", "Tracker", "check_backends", "create_tracker", "parse_backends"]
 
 BACKENDS: dict[str, str] = {
     "local": "mlvc_jupyter.core.tracking.local:LocalTracker",
@@ -63,6 +63,20 @@ class Tracker(Protocol):
 
     def close(self) -> None:
         """Flush and release the backend; later logging raises."""
+
+
+def check_backends(backend: str) -> str:
+    """Return ``backend`` normalised (``"local,mlflow"``) once every bridge it names can load.
+
+    For a process that records the choice now and opens the runs later (``mlvc start --track``).
+
+    Raises:
+        MlvcError: A backend is unknown or its optional extra is not installed.
+    """
+    names = parse_backends(backend)
+    for name in names[1:]:
+        _require(_load(name, BACKENDS[name])())
+    return ",".join(names)
 
 
 def create_tracker(
