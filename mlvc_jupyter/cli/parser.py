@@ -383,11 +383,11 @@ def _add_demo(subparsers: Any) -> None:
     )  # fmt: skip
 
 
-_COMMANDS = (
+_COMMANDS = (  # the order of `mlvc --help`: record, read, label, reproduce, share, tidy, tools
     _add_init, _add_status, _add_start, _add_commit, _add_end, _add_log, _add_show, _add_diff,
-    _add_tag, _add_branch, _add_reproduce, _add_restore, _add_strip, _add_filter, _add_demo,
-    sharing.add_push, sharing.add_pull, sharing.add_share, housekeeping.add_rm, housekeeping.add_gc,
-    undo_export.add_undo, undo_export.add_export,
+    _add_tag, _add_branch, _add_reproduce, undo_export.add_undo, undo_export.add_export,
+    _add_restore, sharing.add_push, sharing.add_pull, sharing.add_share, housekeeping.add_rm,
+    housekeeping.add_gc, _add_strip, _add_filter, _add_demo,
 )  # fmt: skip
 
 
