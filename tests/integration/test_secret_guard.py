@@ -173,11 +173,13 @@ def test_the_clean_ml_corpus_raises_no_alarm(git_repo: GitRepo) -> None:
     assert manager.show("e1").summary.status == "success"
 
 
-def test_a_notebook_cell_with_a_key_names_the_cell(git_repo: GitRepo) -> None:
+@pytest.mark.parametrize("first", ["x = 1", ["a = 1\n", "\n", "b = 2\n"]])
+def test_a_notebook_cell_with_a_key_names_the_cell(git_repo: GitRepo, first: object) -> None:
+    """The cells are scanned as one text; a hit maps back to its cell and line."""
     key = 'KEY = "' + "AKIA" + _s(16).upper() + '"\n'
     cell = {"cell_type": "code", "execution_count": None, "id": "a", "metadata": {},
             "outputs": [], "source": ["import os\n", key]}  # fmt: skip
-    nb = {"cells": [{**cell, "id": "z", "source": "x = 1"}, cell], "metadata": {},
+    nb = {"cells": [{**cell, "id": "z", "source": first}, cell], "metadata": {},
           "nbformat": 4, "nbformat_minor": 5}  # fmt: skip
     git_repo.write({"explore.ipynb": nb})
     with pytest.raises(SecretFoundError, match=r"explore\.ipynb:cell 2:2: AWS Access Key"):
@@ -231,3 +233,21 @@ def test_config_secrets_are_redacted_in_the_record(git_repo: GitRepo) -> None:
         "num_tokens": 5,
         "tokenizer": "bpe",
     }
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        pytest.param('accessToken: "' + _s(24, 4) + '"', "Token assignment", id="camel-case"),
+        pytest.param('cfg = {"hf_token": "' + _s(24, 4) + '"}', "Token assignment", id="dict-key"),
+        pytest.param('pad_token = "' + _s(24, 4) + '"', None, id="tokenizer-name"),
+        pytest.param("HF = hf" + "_" + _s(34), "Hugging Face token", id="hf-after-space"),
+        pytest.param("HF = xhf" + "_" + _s(34), None, id="hf-inside-a-word"),
+        pytest.param("k = 'AIza" + _s(35) + "'", "Google API key", id="google"),
+        pytest.param("k = 'notAIza" + _s(35) + "'", None, id="google-inside-a-word"),
+    ],
+)
+def test_our_patterns_match_at_word_starts_only(line: str, kind: str | None) -> None:
+    """Our patterns start with their literal (fast); the word start is checked after."""
+    found = [f.kind for f in scan_text("train.py", line + "\n")]
+    assert found == ([kind] if kind else []), found

@@ -2,8 +2,9 @@
 
 What is scanned is what the checkpoint stores that the user's index does not already hold: the
 working files ``git add`` stages into the private index, and notebooks freshly stripped (their
-cell sources; outputs are stripped anyway). A file found clean is remembered by its stat, so a
-later checkpoint in the same process scans only what changed since. Binary files (a NUL byte in
+cell sources, scanned as one text; outputs are stripped anyway). A file found clean is remembered
+by its stat, a stripped notebook by its content's digest, so a later checkpoint in the same
+process scans only what changed since. Binary files (a NUL byte in
 the first 8 kB) and text files over 1 MiB (data, not credentials) are not scanned; files over
 the size limit are not stored at all. detect-secrets is imported on the first scan, so a process
 whose checkpoints never have changed files never loads it.
@@ -16,8 +17,10 @@ glob in the ``allow-secrets`` setting (``.mlvc.toml`` or ``[tool.mlvc]``), a lin
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import fnmatch
+import hashlib
 import json
 import os
 import stat
@@ -58,6 +61,7 @@ class SecretGuard:
     def __init__(self, repo: Repository) -> None:
         self.repo = repo
         self._clean: dict[str, _StatKey] = {}
+        self._clean_notebooks: set[bytes] = set()  # digests of stripped notebooks found clean
 
     def check(
         self, files: WorkingFiles, paths: Sequence[str], notebooks: Mapping[str, bytes]
@@ -69,7 +73,11 @@ class SecretGuard:
         """
         allowed = self.repo.settings.allow_secrets
         texts = [t for p in paths if not is_allowed(p, allowed) and (t := self._text(files, p))]
-        cells = {p: c for p, c in notebooks.items() if not is_allowed(p, allowed)}
+        cells = {
+            p: c
+            for p, c in notebooks.items()
+            if not is_allowed(p, allowed) and _digest(c) not in self._clean_notebooks
+        }
         if not texts and not cells:
             return
         from mlvc_jupyter.core.secrets.scan import scan_text
@@ -81,7 +89,10 @@ class SecretGuard:
             if not found:
                 self._clean[path] = key
         for path, content in cells.items():
-            findings += _scan_notebook(display_path(path), content)
+            found = _scan_notebook(display_path(path), content)
+            findings += found
+            if not found:
+                self._clean_notebooks.add(_digest(content))
         if findings:
             raise _refusal(findings)
 
@@ -102,25 +113,39 @@ class SecretGuard:
         return path, read.data.decode("utf-8", "replace"), _key(read.stat)
 
 
+def _digest(content: bytes) -> bytes:
+    """Identify a stripped notebook's content (restripped but unchanged: scanned once)."""
+    return hashlib.blake2b(content, digest_size=16).digest()
+
+
 def _key(st: os.stat_result) -> _StatKey:
     return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
 
 def _scan_notebook(path: str, content: bytes) -> list[Finding]:
-    """Scan a stripped notebook's cell sources; lines read ``cell N:line``."""
+    """Scan a stripped notebook's cell sources; lines read ``cell N:line``.
+
+    The sources are scanned as one text (one pass of each pattern, not one per cell), each
+    cell starting on a line of its own; a finding's line is mapped back to its cell.
+    """
     from mlvc_jupyter.core.secrets.scan import scan_text
 
     try:
         cells = json.loads(content).get("cells") or []
     except (ValueError, AttributeError):  # stored as is (unreadable): scan its text
         return scan_text(path, content.decode("utf-8", "replace"))
-    findings = []
-    for number, cell in enumerate(cells, 1):
+    starts, texts, line = [], [], 1
+    for cell in cells:
         source = cell.get("source", "") if isinstance(cell, dict) else ""
         text = "".join(source) if isinstance(source, list) else str(source)
-        findings += [
-            dataclasses.replace(f, line=f"cell {number}:{f.line}") for f in scan_text(path, text)
-        ]
+        starts.append(line)
+        texts.append(text)
+        line += text.count("\n") + 1
+    findings = []
+    for found in scan_text(path, "\n".join(texts)):
+        number = bisect.bisect_right(starts, int(found.line))
+        within = int(found.line) - starts[number - 1] + 1
+        findings.append(dataclasses.replace(found, line=f"cell {number}:{within}"))
     return findings
 
 

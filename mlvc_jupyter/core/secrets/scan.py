@@ -43,17 +43,20 @@ ALLOW_MARK = "mlvc: allow-secret"
 """A line holding this text (in any comment syntax) is never reported."""
 
 _TOKEN_ASSIGNMENT = "Token assignment"
+# Each pattern starts with a literal, so `re` can jump to its candidates; the word boundary before
+# a match (a leading \b would make it try every position) is checked in _starts_a_word.
 _CUSTOM = {
-    "Hugging Face token": re.compile(r"\bhf_[A-Za-z0-9]{30,}\b"),
-    "Google API key": re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"),
-    "Anthropic API key": re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{20,}"),
-    _TOKEN_ASSIGNMENT: re.compile(
-        r"\b(?:access|auth|bearer|refresh|session|api|hf|huggingface|github|gh|gitlab|slack|"
-        r"bot|wandb|comet|neptune|kaggle|private|secret)_?token['\"]?\s*[:=]\s*['\"]"
-        r"([^\s'\"]{8,})['\"]",
-        re.IGNORECASE,
-    ),
+    "Hugging Face token": re.compile(r"hf_[A-Za-z0-9]{30,}\b"),
+    "Google API key": re.compile(r"AIza[0-9A-Za-z_\-]{35}\b"),
+    "Anthropic API key": re.compile(r"sk-ant-[A-Za-z0-9_\-]{20,}"),
+    _TOKEN_ASSIGNMENT: re.compile(r"token['\"]?\s*[:=]\s*['\"]([^\s'\"]{8,})['\"]", re.IGNORECASE),
 }
+# The names a token assignment's ``..._token`` must end (``hf_token``, ``accessToken``).
+_TOKEN_OWNER = re.compile(
+    r"\b(?:access|auth|bearer|refresh|session|api|hf|huggingface|github|gh|gitlab|slack|"
+    r"bot|wandb|comet|neptune|kaggle|private|secret)_?$",
+    re.IGNORECASE,
+)
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 _REFERENCE = re.compile(
     r"^(?:\$\{?\w+\}?|\{\{.*\}\}|<[^>]*>|%\(\w+\)s|\*+|x{4,}|\.\.\.|None|null|nil|true|false|"
@@ -103,13 +106,23 @@ def scan_text(path: str, text: str) -> list[Finding]:
 def _hits(path: str, text: str, lines: list[str]) -> Iterator[tuple[int, str, str]]:
     lowered = text.lower()
     for kind, pattern in _format_patterns():
-        if kind == _TOKEN_ASSIGNMENT and "token" not in lowered:
-            continue  # the one slow pattern of ours: skipped where it cannot match
+        custom = kind in _CUSTOM
         for match in pattern.finditer(text):
-            yield _line_of(text, match.start()), kind, match.group(0).strip(" \t\"'=:")
+            if custom and not _starts_a_word(text, match.start(), kind):
+                continue
+            value = match.group(1) if kind == _TOKEN_ASSIGNMENT else match.group(0)
+            yield _line_of(text, match.start()), kind, value.strip(" \t\"'=:")
     yield from _keyword_hits(path, text, lowered)
     if _DOTENV_NAMES.match(PurePosixPath(path).name):
         yield from _dotenv_hits(lines)
+
+
+def _starts_a_word(text: str, start: int, kind: str) -> bool:
+    """Return True when one of our patterns' match at ``start`` begins a word (``\\b``), and a
+    token assignment's ``token`` ends a credential's name (``hf_token``, not ``pad_token``)."""
+    if kind == _TOKEN_ASSIGNMENT:
+        return bool(_TOKEN_OWNER.search(text, max(0, start - 40), start))
+    return start == 0 or not (text[start - 1].isalnum() or text[start - 1] == "_")
 
 
 def _line_of(text: str, offset: int) -> int:
