@@ -73,11 +73,8 @@ class SecretGuard:
         """
         allowed = self.repo.settings.allow_secrets
         texts = [t for p in paths if not is_allowed(p, allowed) and (t := self._text(files, p))]
-        cells = {
-            p: c
-            for p, c in notebooks.items()
-            if not is_allowed(p, allowed) and _digest(c) not in self._clean_notebooks
-        }
+        digests = {p: _digest(c) for p, c in notebooks.items() if not is_allowed(p, allowed)}
+        cells = {p: notebooks[p] for p, d in digests.items() if d not in self._clean_notebooks}
         if not texts and not cells:
             return
         from mlvc_jupyter.core.secrets.scan import scan_text
@@ -92,7 +89,7 @@ class SecretGuard:
             found = _scan_notebook(display_path(path), content)
             findings += found
             if not found:
-                self._clean_notebooks.add(_digest(content))
+                self._clean_notebooks.add(digests[path])
         if findings:
             raise _refusal(findings)
 
